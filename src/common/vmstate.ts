@@ -5,7 +5,7 @@ import { StateError } from './errors.js';
 
 export type FieldType =
   | 'u8' | 'u16' | 'u32' | 'i32' | 'f64' | 'bool' | 'string'
-  | 'u8[]' | 'u16[]' | 'u32[]' | 'bytes' | 'json';
+  | 'u8[]' | 'u16[]' | 'u32[]' | 'f64[]' | 'bytes' | 'json';
 
 export interface FieldDecl {
   name: string;
@@ -49,7 +49,7 @@ const INT_LIMITS: Partial<Record<FieldType, [number, number]>> = {
 function encode(f: FieldDecl, v: unknown): JsonValue {
   switch (f.type) {
     case 'bytes': return bytesToHex(v as Uint8Array);
-    case 'u8[]': case 'u16[]': case 'u32[]': return Array.from(v as ArrayLike<number>);
+    case 'u8[]': case 'u16[]': case 'u32[]': case 'f64[]': return Array.from(v as ArrayLike<number>);
     case 'json': return JSON.parse(JSON.stringify(v)) as JsonValue;
     default: return v as JsonValue;
   }
@@ -78,7 +78,7 @@ function decode(desc: StateDesc, f: FieldDecl, v: JsonValue, current: unknown): 
       }
       return b;
     }
-    case 'u8[]': case 'u16[]': case 'u32[]': {
+    case 'u8[]': case 'u16[]': case 'u32[]': case 'f64[]': {
       if (!Array.isArray(v) || v.some((x) => typeof x !== 'number')) bad();
       const arr = v as number[];
       if (ArrayBuffer.isView(current)) {
