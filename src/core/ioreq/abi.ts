@@ -1,0 +1,133 @@
+// The ioreq ABI between the hypervisor core (vCPU side) and the device model (daemon side),
+// after Xen's public/hvm/ioreq.h: one synchronous slot per vCPU with the same fields and the
+// same four-state handshake, plus a buffered ring for posted writes.
+//
+// One SharedArrayBuffer holds everything:
+//   header   Int32[HDR_WORDS]                     doorbell, IRQ levels, counters
+//   slots    nvcpu × SLOT_BYTES                   one ioreq each (+ a page of string-I/O data)
+//   ring     Int32[2 + RING_ENTRIES × 3]          buffered writes (read/write pointers first)
+//
+// State machine of a slot (Xen's): NONE → READY (vCPU published a request)
+//   → IN_PROCESS (device model took it) → RESP_READY (answer written) → NONE (vCPU took it).
+// A backward transition other than RESP_READY → NONE is a protocol error.
+
+export const enum IoreqState {
+  NONE = 0,
+  READY = 1,
+  IN_PROCESS = 2,
+  RESP_READY = 3,
+}
+
+export const enum IoreqType {
+  /** IOREQ_TYPE_PIO */
+  PIO = 0,
+  /** IOREQ_TYPE_COPY: MMIO */
+  COPY = 1,
+}
+
+/** Word indices of the shared header. */
+export const enum Hdr {
+  /** Incremented (and notified) by a vCPU when it publishes work and the daemon sleeps. */
+  DOORBELL = 0,
+  /** 1 while the daemon is asleep on DOORBELL: only then does a vCPU pay for a notify. */
+  DAEMON_SLEEPING = 1,
+  /** Bit n = level of ISA IRQ n as driven by the device model. */
+  IRQ_LEVELS = 2,
+  /** Bumped after every IRQ_LEVELS change. */
+  IRQ_SEQ = 3,
+  /** Wake word of the vCPU thread: bumped + notified on IRQ changes and control messages. */
+  VCPU_WAKE = 4,
+  /** Bumped by the daemon after it posted control messages (map/unmap ranges, …) to the core. */
+  CTL_SEQ = 5,
+  /** Requests served, for `info ioreq`. */
+  SERVED = 6,
+  /** Buffered writes drained. */
+  DRAINED = 7,
+  /** Times a vCPU found the ring full and fell back to a synchronous request. */
+  RING_FULL = 8,
+  /** Times a waiter had to sleep (Atomics.wait) rather than catching the answer by spinning. */
+  SLEEPS = 9,
+  /** 1 once the daemon has stopped serving (shut down or crashed). */
+  DAEMON_DEAD = 10,
+  /** Pause requests and debugger kicks for the vCPU thread (nonzero = leave run() soon). */
+  KICK = 11,
+}
+export const HDR_WORDS = 16;
+
+/** Word indices inside a slot. */
+export const enum Slot {
+  STATE = 0,
+  TYPE = 1,
+  /** IoDir: 0 write, 1 read (Xen: IOREQ_WRITE 0, IOREQ_READ 1). */
+  DIR = 2,
+  SIZE = 3,
+  COUNT = 4,
+  /** Direction flag for string I/O (unused: data travels in the slot's data page). */
+  DF = 5,
+  /** 1 when COUNT × SIZE bytes of data are in the slot's data page rather than DATA. */
+  DATA_IS_PTR = 6,
+  ADDR = 7,
+  DATA = 8,
+  /** 1 while the vCPU sleeps waiting for RESP_READY. */
+  VCPU_SLEEPING = 9,
+  /** Sequence number of the request, so tests can see nothing is lost or reordered. */
+  SEQ = 10,
+  /** Nonzero when the device model failed the request; the text goes to the machine. */
+  ERROR = 11,
+}
+
+/** Float64 indices (of the slot's Float64 view, after the Int32 words) of the hop timestamps (ms, epoch). */
+export const enum SlotTime {
+  SUBMIT = 8,
+  PICKUP = 9,
+  DONE = 10,
+}
+export const SLOT_HDR_BYTES = 128;
+export const SLOT_DATA_BYTES = 4096;
+export const SLOT_BYTES = SLOT_HDR_BYTES + SLOT_DATA_BYTES;
+
+/** Buffered ring: Xen's buffered_iopage with 512 entries of (type|size|dir, addr, data). */
+export const RING_ENTRIES = 512;
+export const enum Ring {
+  READ_PTR = 0,
+  WRITE_PTR = 1,
+  ENTRIES = 2,
+}
+const RING_WORDS = 2 + RING_ENTRIES * 3;
+
+export interface IoreqLayout {
+  buffer: SharedArrayBuffer;
+  vcpus: number;
+}
+
+export function createIoreqBuffer(vcpus: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(HDR_WORDS * 4 + vcpus * SLOT_BYTES + RING_WORDS * 4);
+}
+
+/** Views on one ioreq buffer; both sides build the same views. */
+export class IoreqViews {
+  readonly hdr: Int32Array;
+  readonly slots: Int32Array[] = [];
+  readonly slotF64: Float64Array[] = [];
+  readonly slotData: Uint8Array[] = [];
+  readonly ring: Int32Array;
+
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    readonly vcpus: number,
+  ) {
+    this.hdr = new Int32Array(buffer, 0, HDR_WORDS);
+    for (let v = 0; v < vcpus; v++) {
+      const off = HDR_WORDS * 4 + v * SLOT_BYTES;
+      this.slots.push(new Int32Array(buffer, off, SLOT_HDR_BYTES / 4));
+      this.slotF64.push(new Float64Array(buffer, off, SLOT_HDR_BYTES / 8));
+      this.slotData.push(new Uint8Array(buffer, off + SLOT_HDR_BYTES, SLOT_DATA_BYTES));
+    }
+    this.ring = new Int32Array(buffer, HDR_WORDS * 4 + vcpus * SLOT_BYTES, RING_WORDS);
+  }
+}
+
+/** A wall-clock timestamp in ms that is comparable between threads (each has its own timeOrigin). */
+export function stamp(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
+import { createIoreqBuffer, Hdr, IoreqType, IoreqViews } from './abi.js';
+import { IoreqClient } from './channel.js';
+import { IoDir } from '../vcpu/VcpuBackend.js';
+import { spawnWorker } from '../machine/spawn.js';
+
+let worker: Worker | null = null;
+afterEach(async () => {
+  await worker?.terminate();
+  worker = null;
+});
+
+async function start(vcpus = 1): Promise<{ views: IoreqViews; client: IoreqClient; messages: unknown[] }> {
+  const buffer = createIoreqBuffer(vcpus);
+  const views = new IoreqViews(buffer, vcpus);
+  worker = spawnWorker(new URL('../../../test/fixtures/ioreqEchoDaemon.ts', import.meta.url), {
+    workerData: { buffer, vcpus },
+  });
+  const messages: unknown[] = [];
+  worker.on('message', (m) => messages.push(m));
+  // Wait for the daemon to be up: the tests then block this thread in Atomics.wait.
+  await once(worker, 'message');
+  return { views, client: new IoreqClient(views, 0), messages };
+}
+
+describe('ioreq channel', () => {
+  it('answers 10^6 synchronous round trips in order, none lost, with a second vCPU hammering its slot', async () => {
+    const { client, messages, views } = await start(2);
+    const other = spawnWorker(new URL('../../../test/fixtures/ioreqClientWorker.ts', import.meta.url), {
+      workerData: { buffer: views.buffer, vcpus: 2, vcpu: 1, count: 200_000 },
+    });
+    const otherDone = once(other, 'message');
+    client.timing = false;
+    let wrong = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      const addr = (i * 13) & 0xfff;
+      const size = ((i % 3) === 0 ? 1 : (i % 3) === 1 ? 2 : 4) as 1 | 2 | 4;
+      const v = client.submit(IoreqType.PIO, IoDir.READ, addr + 0x100, size, 1, 0);
+      if (v !== (((addr + 0x100) * 7 + size) >>> 0)) wrong++;
+    }
+    expect(wrong).toBe(0);
+    expect((await otherDone)[0]).toEqual({ wrong: 0 });
+    await other.terminate();
+    client.submit(IoreqType.PIO, IoDir.WRITE, 0xffff, 1, 1, 0);
+    await once(worker!, 'exit').catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(messages).toContainEqual({ seqErrors: 0 });
+  });
+
+  it('lands posted writes before a later synchronous read', async () => {
+    const { client } = await start();
+    for (let i = 1; i <= 5000; i++) {
+      // More posts than the ring holds: the client falls back to synchronous writes when full.
+      if (!client.post(IoreqType.PIO, 0x10, 4, i)) client.submit(IoreqType.PIO, IoDir.WRITE, 0x10, 4, 1, i);
+      if (i % 997 === 0) {
+        expect(client.submit(IoreqType.PIO, IoDir.READ, 0x10, 4, 1, 0)).toBe(i);
+        expect(client.submit(IoreqType.PIO, IoDir.READ, 0x11, 4, 1, 0)).toBe(i);
+      }
+    }
+    expect(client.submit(IoreqType.PIO, IoDir.READ, 0x11, 4, 1, 0)).toBe(5000);
+  });
+
+  it('carries string I/O data in the slot page', async () => {
+    const { client } = await start();
+    client.submit(IoreqType.PIO, IoDir.READ, 0x20, 2, 256, 0);
+    for (let i = 0; i < 512; i++) expect(client.page[i]).toBe((i + 0x20) & 0xff);
+  });
+
+  it('answers a request whose device throws with all ones and reports it', async () => {
+    const { client, messages } = await start();
+    expect(client.submit(IoreqType.PIO, IoDir.READ, 0xdead, 2, 1, 0)).toBe(0xffff);
+    expect(client.lastFailed).toBe(true);
+    expect(client.submit(IoreqType.PIO, IoDir.READ, 0x100, 1, 1, 0)).toBe(0x701);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(messages).toContainEqual({ failed: 'Error: boom' });
+  });
+
+  it('stops waiting when the device model is gone', async () => {
+    const { client, views } = await start();
+    client.submit(IoreqType.PIO, IoDir.WRITE, 0xffff, 1, 1, 0);
+    await once(worker!, 'exit').catch(() => undefined);
+    await worker!.terminate();
+    Atomics.store(views.hdr, Hdr.DAEMON_DEAD, 1);
+    expect(() => client.submit(IoreqType.PIO, IoDir.READ, 0x100, 1, 1, 0)).toThrow(/device model has stopped/);
+  });
+});

@@ -1,0 +1,316 @@
+// Both ends of the ioreq channel. The vCPU side publishes a request and waits for the answer;
+// the device-model side takes requests, dispatches them and answers. Ordering rules (Xen's):
+//  - a side writes every field of a request/response BEFORE the Atomics.store that flips STATE;
+//  - the device model drains the buffered ring BEFORE it takes a synchronous request, so a
+//    posted write always lands before any later read or write that waits for an answer.
+// Waiting spins first (a round trip costs well under a microsecond when both threads are
+// busy) and only then sleeps in Atomics.wait; a sleeper announces itself so that the other
+// side pays for Atomics.notify only when someone is actually asleep.
+
+import { HvmonError } from '../../common/errors.js';
+import type { AccessSize } from '../../common/types.js';
+import { IoDir } from '../vcpu/VcpuBackend.js';
+import {
+  Hdr, IoreqState, IoreqType, IoreqViews, RING_ENTRIES, Ring, SLOT_DATA_BYTES, Slot, SlotTime, stamp,
+} from './abi.js';
+
+/** Spins before a waiter sleeps. ~20-50 µs of polling on current machines. */
+const SPIN_LIMIT = 20000;
+
+export class DeviceModelGoneError extends HvmonError {}
+
+/** One request as the device model sees it. */
+export interface Ioreq {
+  vcpu: number;
+  type: IoreqType;
+  dir: IoDir;
+  addr: number;
+  size: AccessSize;
+  count: number;
+  /** Write value (count 1) / read result is returned by the handler. */
+  data: number;
+  /** The slot's data page for count > 1: packed count*size bytes. */
+  page: Uint8Array | null;
+}
+
+/** Last request's hop timestamps (ms, epoch-based), for the trap log. */
+export interface HopTimes {
+  submit: number;
+  pickup: number;
+  done: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// vCPU side
+// ---------------------------------------------------------------------------------------
+
+export class IoreqClient {
+  private readonly _slot: Int32Array;
+  private readonly _f64: Float64Array;
+  private readonly _hdr: Int32Array;
+  private readonly _ring: Int32Array;
+  private _seq = 0;
+  /** Record hop timestamps (costs two clock reads per request). */
+  timing = true;
+  readonly hops: HopTimes = { submit: 0, pickup: 0, done: 0 };
+  readonly page: Uint8Array;
+
+  constructor(
+    views: IoreqViews,
+    readonly vcpu: number,
+  ) {
+    this._slot = views.slots[vcpu];
+    this._f64 = views.slotF64[vcpu];
+    this._hdr = views.hdr;
+    this._ring = views.ring;
+    this.page = views.slotData[vcpu];
+  }
+
+  private _ringDoorbell(): void {
+    if (Atomics.load(this._hdr, Hdr.DAEMON_SLEEPING) !== 0) {
+      Atomics.add(this._hdr, Hdr.DOORBELL, 1);
+      Atomics.notify(this._hdr, Hdr.DOORBELL);
+    }
+  }
+
+  /**
+   * A synchronous request. For count > 1 the data travels in `page` (count*size bytes):
+   * filled by the caller for writes, by the device model for reads. Returns the read value
+   * (count 1) or 0. Throws DeviceModelGoneError if the daemon has stopped serving.
+   */
+  submit(type: IoreqType, dir: IoDir, addr: number, size: AccessSize, count: number, data: number): number {
+    const s = this._slot;
+    if (count * size > SLOT_DATA_BYTES) throw new HvmonError(`ioreq of ${count}×${size} bytes exceeds the slot's data page`);
+    if (Atomics.load(s, Slot.STATE) !== IoreqState.NONE) {
+      throw new HvmonError(`ioreq slot ${this.vcpu} is busy (state ${Atomics.load(s, Slot.STATE)})`);
+    }
+    s[Slot.TYPE] = type;
+    s[Slot.DIR] = dir;
+    s[Slot.SIZE] = size;
+    s[Slot.COUNT] = count;
+    s[Slot.DF] = 0;
+    s[Slot.DATA_IS_PTR] = count > 1 ? 1 : 0;
+    s[Slot.ADDR] = addr | 0;
+    s[Slot.DATA] = data | 0;
+    s[Slot.SEQ] = ++this._seq;
+    s[Slot.ERROR] = 0;
+    if (this.timing) this._f64[SlotTime.SUBMIT] = stamp();
+    // Every field above is written before this store publishes the request.
+    Atomics.store(s, Slot.STATE, IoreqState.READY);
+    this._ringDoorbell();
+    this._await();
+    const v = s[Slot.DATA] >>> 0;
+    if (this.timing) {
+      this.hops.submit = this._f64[SlotTime.SUBMIT];
+      this.hops.pickup = this._f64[SlotTime.PICKUP];
+      this.hops.done = this._f64[SlotTime.DONE];
+    }
+    const err = s[Slot.ERROR];
+    // RESP_READY → NONE: the vCPU has consumed the answer; the slot is free again.
+    Atomics.store(s, Slot.STATE, IoreqState.NONE);
+    if (err !== 0) return this._failed(size);
+    return v;
+  }
+
+  /** The device model answered with an error (already reported to the machine): open bus. */
+  private _failed(size: AccessSize): number {
+    return size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
+  }
+
+  /** Did the last request fail in the device model? */
+  get lastFailed(): boolean {
+    return this._slot[Slot.ERROR] !== 0;
+  }
+
+  private _await(): void {
+    const s = this._slot;
+    for (let i = 0; i < SPIN_LIMIT; i++) {
+      if (Atomics.load(s, Slot.STATE) === IoreqState.RESP_READY) return;
+    }
+    for (;;) {
+      const st = Atomics.load(s, Slot.STATE);
+      if (st === IoreqState.RESP_READY) return;
+      if (Atomics.load(this._hdr, Hdr.DAEMON_DEAD) !== 0) {
+        Atomics.store(s, Slot.STATE, IoreqState.NONE);
+        throw new DeviceModelGoneError('the device model has stopped; the request cannot be answered');
+      }
+      Atomics.store(s, Slot.VCPU_SLEEPING, 1);
+      Atomics.add(this._hdr, Hdr.SLEEPS, 1);
+      Atomics.wait(s, Slot.STATE, st, 200);
+      Atomics.store(s, Slot.VCPU_SLEEPING, 0);
+    }
+  }
+
+  /**
+   * A posted write through the buffered ring. Returns false when the ring is full: the
+   * caller then makes it a synchronous request, which drains the ring first.
+   */
+  post(type: IoreqType, addr: number, size: AccessSize, value: number): boolean {
+    const r = this._ring;
+    const w = r[Ring.WRITE_PTR];
+    if (((w - Atomics.load(r, Ring.READ_PTR)) | 0) >= RING_ENTRIES) {
+      Atomics.add(this._hdr, Hdr.RING_FULL, 1);
+      return false;
+    }
+    const o = Ring.ENTRIES + ((w >>> 0) % RING_ENTRIES) * 3;
+    r[o] = type | (size << 8);
+    r[o + 1] = addr | 0;
+    r[o + 2] = value | 0;
+    // The entry is complete before the write pointer makes it visible.
+    Atomics.store(r, Ring.WRITE_PTR, (w + 1) | 0);
+    this._ringDoorbell();
+    return true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Device-model side
+// ---------------------------------------------------------------------------------------
+
+export interface IoreqHandler {
+  /** Returns the read value (count 1); fills req.page for count > 1 reads. Throws on device failure. */
+  handle(req: Ioreq): number;
+  /** Called when handle() threw: the request is answered with all ones and ERROR set. */
+  failed(req: Ioreq, error: unknown): void;
+}
+
+export class IoreqServer {
+  private readonly _req: Ioreq = { vcpu: 0, type: IoreqType.PIO, dir: IoDir.WRITE, addr: 0, size: 1, count: 1, data: 0, page: null };
+  private _lastSeq: number[];
+  /** Sequence gaps or reorders seen (must stay 0; tests check it). */
+  seqErrors = 0;
+
+  constructor(
+    readonly views: IoreqViews,
+    private readonly _handler: IoreqHandler,
+  ) {
+    this._lastSeq = new Array<number>(views.vcpus).fill(0);
+  }
+
+  /** Applies every posted write, in order. */
+  drainRing(): number {
+    const r = this.views.ring;
+    let rp = Atomics.load(r, Ring.READ_PTR);
+    const wp = Atomics.load(r, Ring.WRITE_PTR);
+    if (rp === wp) return 0;
+    const req = this._req;
+    let n = 0;
+    while (rp !== wp) {
+      const o = Ring.ENTRIES + ((rp >>> 0) % RING_ENTRIES) * 3;
+      const ts = r[o];
+      req.vcpu = 0;
+      req.type = (ts & 0xff) as IoreqType;
+      req.size = ((ts >>> 8) & 0xff) as AccessSize;
+      req.dir = IoDir.WRITE;
+      req.addr = r[o + 1] >>> 0;
+      req.data = r[o + 2] >>> 0;
+      req.count = 1;
+      req.page = null;
+      try {
+        this._handler.handle(req);
+      } catch (e) {
+        this._handler.failed(req, e);
+      }
+      rp = (rp + 1) | 0;
+      n++;
+      // Free the entry only after it has been applied.
+      Atomics.store(r, Ring.READ_PTR, rp);
+    }
+    Atomics.add(this.views.hdr, Hdr.DRAINED, n);
+    return n;
+  }
+
+  /** Serves everything pending now. Returns the number of requests and posted writes handled. */
+  poll(): number {
+    let n = this.drainRing();
+    const views = this.views;
+    for (let v = 0; v < views.vcpus; v++) {
+      const s = views.slots[v];
+      if (Atomics.load(s, Slot.STATE) !== IoreqState.READY) continue;
+      // Posted writes issued before this request must land first.
+      n += this.drainRing();
+      Atomics.store(s, Slot.STATE, IoreqState.IN_PROCESS);
+      const f = views.slotF64[v];
+      const timed = f[SlotTime.SUBMIT] !== 0;
+      if (timed) f[SlotTime.PICKUP] = stamp();
+      const seq = s[Slot.SEQ];
+      if (seq !== this._lastSeq[v] + 1) this.seqErrors++;
+      this._lastSeq[v] = seq;
+      const req = this._req;
+      req.vcpu = v;
+      req.type = s[Slot.TYPE] as IoreqType;
+      req.dir = s[Slot.DIR] as IoDir;
+      req.addr = s[Slot.ADDR] >>> 0;
+      req.size = s[Slot.SIZE] as AccessSize;
+      req.count = s[Slot.COUNT];
+      req.data = s[Slot.DATA] >>> 0;
+      req.page = s[Slot.DATA_IS_PTR] ? views.slotData[v] : null;
+      let result = 0;
+      try {
+        result = this._handler.handle(req);
+        s[Slot.ERROR] = 0;
+      } catch (e) {
+        s[Slot.ERROR] = 1;
+        this._handler.failed(req, e);
+        result = req.size === 4 ? 0xffffffff : (1 << (req.size * 8)) - 1;
+      }
+      if (req.dir === IoDir.READ) s[Slot.DATA] = result | 0;
+      if (timed) f[SlotTime.DONE] = stamp();
+      // The response is complete before the state flips to RESP_READY.
+      Atomics.store(s, Slot.STATE, IoreqState.RESP_READY);
+      if (Atomics.load(s, Slot.VCPU_SLEEPING) !== 0) Atomics.notify(s, Slot.STATE);
+      Atomics.add(views.hdr, Hdr.SERVED, 1);
+      n++;
+    }
+    return n;
+  }
+
+  /** Does anything wait to be served? */
+  pending(): boolean {
+    const views = this.views;
+    if (Atomics.load(views.ring, Ring.READ_PTR) !== Atomics.load(views.ring, Ring.WRITE_PTR)) return true;
+    for (let v = 0; v < views.vcpus; v++) if (Atomics.load(views.slots[v], Slot.STATE) === IoreqState.READY) return true;
+    return false;
+  }
+
+  /**
+   * The device model's serving loop: spin on the slots while requests keep coming, give the
+   * event loop (timers, sockets, files) a turn at least every `sliceMs`, and when idle sleep
+   * on the doorbell for at most `sleepMs` so that event-loop work keeps flowing. (Node's
+   * Atomics.waitAsync never resolves its timeout inside a worker, so the sleep is a short
+   * synchronous Atomics.wait; a vCPU that rings the doorbell ends it at once.)
+   */
+  async serve(stop: () => boolean, opts: { sliceMs?: number; idleSpinMs?: number; sleepMs?: () => number } = {}): Promise<void> {
+    const sliceMs = opts.sliceMs ?? 2;
+    const idleSpinMs = opts.idleSpinMs ?? 0.2;
+    const hdr = this.views.hdr;
+    while (!stop()) {
+      const start = performance.now();
+      let lastWork = start;
+      for (;;) {
+        const n = this.poll();
+        const now = performance.now();
+        if (n > 0) lastWork = now;
+        else if (now - lastWork > idleSpinMs) break;
+        if (now - start > sliceMs) break;
+      }
+      // Let timers and I/O callbacks run.
+      await new Promise<void>((r) => setImmediate(r));
+      if (stop()) break;
+      if (performance.now() - lastWork > idleSpinMs) {
+        const bell = Atomics.load(hdr, Hdr.DOORBELL);
+        Atomics.store(hdr, Hdr.DAEMON_SLEEPING, 1);
+        // Re-check after announcing the sleep: a request published before the announcement
+        // did not ring, so it must be seen here.
+        if (!this.pending()) Atomics.wait(hdr, Hdr.DOORBELL, bell, Math.max(0, Math.min(opts.sleepMs?.() ?? 1, 1)));
+        Atomics.store(hdr, Hdr.DAEMON_SLEEPING, 0);
+      }
+    }
+  }
+
+  /** Marks the device model as gone: waiting vCPUs stop waiting. */
+  shutdown(): void {
+    Atomics.store(this.views.hdr, Hdr.DAEMON_DEAD, 1);
+    for (const s of this.views.slots) Atomics.notify(s, Slot.STATE);
+  }
+}
