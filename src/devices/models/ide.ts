@@ -249,7 +249,7 @@ const STATE: StateDesc = {
     { name: 'cmd', type: 'u8' }, { name: 'xfer', type: 'u8' }, { name: 'xferDev', type: 'u8' },
     { name: 'buf', type: 'bytes' }, { name: 'bufPos', type: 'u32' }, { name: 'bufEnd', type: 'u32' },
     { name: 'lba', type: 'u32' }, { name: 'remaining', type: 'u32' }, { name: 'blockSectors', type: 'u8' },
-    { name: 'commands', type: 'u32' }, { name: 'sectorsRead', type: 'u32' }, { name: 'sectorsWritten', type: 'u32' },
+    { name: 'commands', type: 'f64' }, { name: 'sectorsRead', type: 'f64' }, { name: 'sectorsWritten', type: 'f64' },
     { name: 'errors', type: 'u32' }, { name: 'flushes', type: 'u32' }, { name: 'interrupts', type: 'u32' },
   ],
 };
