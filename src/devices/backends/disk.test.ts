@@ -139,3 +139,12 @@ describe('raw disk backend', () => {
     expect(sha(p)).toBe(before);
   });
 });
+
+describe('drive placement', () => {
+  it('puts index=N drives in their slot and the rest in order', async () => {
+    const { driveSlots } = await import('./disk.js');
+    const s = driveSlots(['file=a', 'file=b,index=0', 'file=c,index=3']);
+    expect(s.map((d) => d?.file ?? null)).toEqual(['b', 'a', null, 'c']);
+    expect(() => driveSlots(['file=a,index=1', 'file=b,index=1'])).toThrow(/used twice/);
+  });
+});

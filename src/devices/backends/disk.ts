@@ -232,3 +232,29 @@ export class RawDisk implements BlockBackend {
     }
   }
 }
+
+/** The daemon's entry: opens a --drive spec (a BackendError at start if the image is unusable). */
+export function openDrive(spec: string | DriveSpec): RawDisk {
+  return RawDisk.open(spec);
+}
+
+/**
+ * Places --drive specs on the four IDE slots (primary master, primary slave, secondary master,
+ * secondary slave): index=N where given, the others in order into the free slots, as QEMU does.
+ */
+export function driveSlots(specs: readonly string[]): (DriveSpec | null)[] {
+  const slots: (DriveSpec | null)[] = [null, null, null, null];
+  const parsed = specs.map(parseDriveSpec);
+  for (const d of parsed) {
+    if (d.index === undefined) continue;
+    if (slots[d.index]) throw new UsageError(`--drive index=${d.index} is used twice`);
+    slots[d.index] = d;
+  }
+  for (const d of parsed) {
+    if (d.index !== undefined) continue;
+    const free = slots.indexOf(null);
+    if (free < 0) throw new UsageError('more than four IDE drives');
+    slots[free] = d;
+  }
+  return slots;
+}

@@ -7,7 +7,7 @@ import { UsageError } from '../../common/errors.js';
 import { Ne2000 } from '../models/ne2000.js';
 import { TestBus } from '../models/testing/bus.js';
 import { TestContext } from '../models/testing/TestContext.js';
-import { PcapWriter, UdpNet, parseNetdevSpec } from './net.js';
+import { PcapWriter, UdpNet, openNetdev, parseNetdevSpec } from './net.js';
 
 let dir: string;
 beforeAll(() => {
@@ -119,6 +119,34 @@ describe('udp hub backend', () => {
     const a = await UdpNet.open('udp,listen=0');
     try {
       await expect(UdpNet.open(`udp,listen=${a.port}`)).rejects.toThrow(/cannot listen on UDP 127.0.0.1:\d+: .*EADDRINUSE/);
+      // The daemon's synchronous entry reports it through `ready` and onError.
+      const b = openNetdev(`udp,listen=${a.port}`);
+      const errors: Error[] = [];
+      b.onError = (e) => errors.push(e);
+      await expect(b.ready).rejects.toThrow(/EADDRINUSE/);
+      expect(errors).toHaveLength(1);
+      b.send(new Uint8Array(60));
+      b.close();
+    } finally {
+      a.close();
+    }
+  });
+
+  it('queues frames sent before the background bind finished', async () => {
+    const a = await UdpNet.open('udp,listen=0');
+    try {
+      const got: Uint8Array[] = [];
+      a.setReceiveHandler((f) => got.push(f));
+      const probe = await UdpNet.open('udp,listen=0');
+      const port = probe.port;
+      probe.close();
+      await new Promise((r) => setTimeout(r, 20));
+      const b = openNetdev(`udp,listen=${port},peer=127.0.0.1:${a.port}`);
+      a.addPeer('127.0.0.1', port);
+      b.send(ethFrame([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1], 'early'));
+      await b.ready;
+      await until(() => got.length === 1);
+      b.close();
     } finally {
       a.close();
     }

@@ -132,14 +132,23 @@ export class PcapWriter {
   }
 }
 
-/** One port of the loopback UDP hub. Open it with `await UdpNet.open(spec)`. */
+/**
+ * One port of the loopback UDP hub. `await UdpNet.open(spec)` binds before returning;
+ * `openNetdev(spec)` returns at once and binds in the background (frames the guest sends
+ * meanwhile wait for the bind; `ready` rejects with a BackendError if it fails).
+ */
 export class UdpNet implements NetBackend {
   readonly name: string;
+  /** Settles when the socket is bound; rejects with a BackendError naming the address. */
+  readonly ready: Promise<void>;
   private readonly _peers: HostPort[];
   private _handler: ((frame: Uint8Array) => void) | null = null;
   private _closed = false;
+  private _bound = false;
+  private _failed = false;
+  private _pending: Buffer[] = [];
   readonly stats = { txFrames: 0, rxFrames: 0, rxDropped: 0, txErrors: 0 };
-  /** Send failures (the guest is not told, as with a lossy wire). */
+  /** Send and bind failures (the guest is not told, as with a lossy wire). */
   onError: (e: Error) => void = () => {};
 
   private constructor(
@@ -148,39 +157,53 @@ export class UdpNet implements NetBackend {
     private readonly _pcap: PcapWriter | null,
   ) {
     this._peers = spec.peers.slice();
-    const addr = _sock.address();
-    this.name = `udp:${addr.address}:${addr.port}`;
-    _sock.on('message', (msg, rinfo) => this._onMessage(msg, rinfo));
-    _sock.on('error', (e) => this.onError(e));
-  }
-
-  static async open(spec: NetdevSpec | string): Promise<UdpNet> {
-    const s = typeof spec === 'string' ? parseNetdevSpec(spec) : spec;
-    const sock = dgram.createSocket(s.listen.host.includes(':') ? 'udp6' : 'udp4');
-    await new Promise<void>((resolve, reject) => {
+    this.name = `udp:${spec.listen.host}:${spec.listen.port}`;
+    this.ready = new Promise<void>((resolve, reject) => {
       const onErr = (e: Error) => {
-        sock.close();
-        reject(new BackendError(`cannot listen on UDP ${s.listen.host}:${s.listen.port}: ${errorMessage(e)}`));
+        this._failed = true;
+        this._pending = [];
+        const err = new BackendError(`cannot listen on UDP ${spec.listen.host}:${spec.listen.port}: ${errorMessage(e)}`);
+        this.onError(err);
+        reject(err);
       };
-      sock.once('error', onErr);
-      sock.bind(s.listen.port, s.listen.host, () => {
-        sock.off('error', onErr);
+      _sock.once('error', onErr);
+      _sock.bind(spec.listen.port, spec.listen.host, () => {
+        _sock.off('error', onErr);
+        _sock.on('error', (e) => this.onError(e));
+        this._bound = true;
+        for (const b of this._pending) this._sendNow(b);
+        this._pending = [];
         resolve();
       });
     });
-    let pcap: PcapWriter | null = null;
-    try {
-      if (s.pcap) pcap = new PcapWriter(s.pcap);
-    } catch (e) {
-      sock.close();
-      throw e;
-    }
+    // An unobserved bind failure must not crash the process; onError has seen it.
+    this.ready.catch(() => {});
+    _sock.on('message', (msg, rinfo) => this._onMessage(msg, rinfo));
+  }
+
+  /** Creates the port and starts binding (see `ready`). */
+  static create(spec: NetdevSpec | string): UdpNet {
+    const s = typeof spec === 'string' ? parseNetdevSpec(spec) : spec;
+    const pcap = s.pcap ? new PcapWriter(s.pcap) : null;
+    const sock = dgram.createSocket(s.listen.host.includes(':') ? 'udp6' : 'udp4');
     return new UdpNet(sock, s, pcap);
   }
 
-  /** The UDP port this hub port listens on (useful with listen=0). */
+  /** Creates the port and waits until it is bound. */
+  static async open(spec: NetdevSpec | string): Promise<UdpNet> {
+    const n = UdpNet.create(spec);
+    try {
+      await n.ready;
+    } catch (e) {
+      n.close();
+      throw e;
+    }
+    return n;
+  }
+
+  /** The UDP port this hub port listens on (useful with listen=0); 0 until bound. */
   get port(): number {
-    return this._sock.address().port;
+    return this._bound ? this._sock.address().port : 0;
   }
 
   /** Adds a peer after opening (a hub whose ports were chosen by the OS). */
@@ -193,13 +216,18 @@ export class UdpNet implements NetBackend {
   }
 
   send(frame: Uint8Array): void {
-    if (this._closed) return;
+    if (this._closed || this._failed) return;
     this._pcap?.write(frame);
     this.stats.txFrames++;
     // dgram keeps a reference to the buffer until it is sent: give it its own copy.
     const copy = Buffer.from(frame);
+    if (this._bound) this._sendNow(copy);
+    else this._pending.push(copy);
+  }
+
+  private _sendNow(b: Buffer): void {
     for (const p of this._peers) {
-      this._sock.send(copy, p.port, p.host, (err) => {
+      this._sock.send(b, p.port, p.host, (err) => {
         if (err) {
           this.stats.txErrors++;
           this.onError(new BackendError(`${this.name}: send to ${p.host}:${p.port} failed: ${err.message}`));
@@ -228,7 +256,16 @@ export class UdpNet implements NetBackend {
     if (this._closed) return;
     this._closed = true;
     this._handler = null;
-    this._sock.close();
+    try {
+      this._sock.close();
+    } catch {
+      // already closed after a failed bind
+    }
     this._pcap?.close();
   }
+}
+
+/** The daemon's entry: a hub port from a --netdev spec, binding in the background. */
+export function openNetdev(spec: string): UdpNet {
+  return UdpNet.create(spec);
 }
