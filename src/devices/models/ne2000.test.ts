@@ -281,13 +281,13 @@ describe('ne2000', () => {
     const { bus, nic } = setup();
     bringUp(bus);
     const name = nic.regions()[0].region.registerName!;
-    expect(name(0x07, 'read')).toBe('ISR');
-    expect(name(0x01, 'write')).toBe('PSTART');
+    expect(name(0x07, 'read')).toBe('ISR/CURR');
+    expect(name(0x01, 'write')).toBe('PSTART/PAR0');
+    expect(name(0x00, 'write')).toBe('CR');
+    expect(name(0x10, 'read')).toBe('Data');
     bus.outb(IO + 0, 0x62);
-    expect(name(0x07, 'read')).toBe('CURR');
     expect(bus.inb(IO + 1)).toBe(0x52);
     bus.outb(IO + 0, 0xa2); // page 2
-    expect(name(0x01, 'read')).toBe('PSTART');
     expect(bus.inb(IO + 1)).toBe(0x46);
     expect(bus.inb(IO + 2)).toBe(0x80);
     expect(bus.inb(IO + 0x0e)).toBe(0xc9);

@@ -362,12 +362,13 @@ export class Ne2000 implements DeviceModel {
             for (let i = 0; i < size * count; i++) this._writeReg(o + (i % size), from[i]);
           },
         },
+        // Static names (hosts cache them per offset): page 0's register, then page 1's when it differs.
         registerName: (o, dir) => {
           if (o === Reg.DATA) return 'Data';
           if (o === Reg.RESET) return 'Reset';
           if (o >= 0x10) return undefined;
-          const page = (this._s.cr & Cr.PS) >> 6;
-          return page < 3 ? PAGE_NAMES[page][dir][o] || undefined : undefined;
+          const names = [PAGE_NAMES[0][dir][o], PAGE_NAMES[1][dir][o]].filter((n, i, a) => n && a.indexOf(n) === i);
+          return names.length ? names.join('/') : undefined;
         },
       },
     }];

@@ -240,7 +240,7 @@ describe('vga', () => {
     expect(r.registerName!(0x2a, 'read')).toBe('Input Status 1');
     expect(r.registerName!(0x12, 'write')).toBe('Miscellaneous Output');
     bus.outb(0x3d4, 0x0e);
-    expect(r.registerName!(0x25, 'write')).toBe('CR0e Cursor Location High');
+    expect(r.registerName!(0x25, 'write')).toBe('CRTC Data');
     expect(vga.regions()[1].region.posted).toBe(true);
     const ins = vga.inspect();
     expect(ins.registers.find((x) => x.name === 'GR06 Miscellaneous Graphics')!.bits![0].meaning).toBe('B8000h-BFFFFh');

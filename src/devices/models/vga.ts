@@ -550,19 +550,19 @@ export class Vga implements DeviceModel {
     s.cr[i] = v;
   }
 
+  /** Port names; static (they do not follow the index registers) because hosts cache them per offset. */
   private _portName(o: number, dir: 'read' | 'write'): string | undefined {
     const r = dir === 'read';
     switch (o) {
       case VgaPort.CRTC_INDEX_MONO: case VgaPort.CRTC_INDEX_COLOR: return 'CRTC Address';
-      case VgaPort.CRTC_DATA_MONO: case VgaPort.CRTC_DATA_COLOR:
-        return this._s.crIndex < 0x19 ? `CR${this._s.crIndex.toString(16).padStart(2, '0')} ${CR_NAMES[this._s.crIndex]}` : 'CRTC Data';
+      case VgaPort.CRTC_DATA_MONO: case VgaPort.CRTC_DATA_COLOR: return 'CRTC Data';
       case VgaPort.ST1_MONO: case VgaPort.ST1_COLOR: return r ? 'Input Status 1' : 'Feature Control';
-      case VgaPort.AR_INDEX: return r || !this._s.arFlipFlop ? 'Attribute Address' : 'Attribute Data';
+      case VgaPort.AR_INDEX: return r ? 'Attribute Address' : 'Attribute Address/Data';
       case VgaPort.AR_DATA_READ: return 'Attribute Data';
       case VgaPort.MISC_WRITE: return r ? 'Input Status 0' : 'Miscellaneous Output';
       case VgaPort.VSE: return 'Video Subsystem Enable';
       case VgaPort.SR_INDEX: return 'Sequencer Address';
-      case VgaPort.SR_DATA: return this._s.srIndex < 5 ? `SR0${this._s.srIndex} ${SR_NAMES[this._s.srIndex]}` : 'Sequencer Data';
+      case VgaPort.SR_DATA: return 'Sequencer Data';
       case VgaPort.DAC_MASK: return 'PEL Mask';
       case VgaPort.DAC_READ_INDEX: return r ? 'DAC State' : 'DAC Address Read Mode';
       case VgaPort.DAC_WRITE_INDEX: return 'DAC Address Write Mode';
@@ -570,7 +570,7 @@ export class Vga implements DeviceModel {
       case VgaPort.FCR_READ: return 'Feature Control';
       case VgaPort.MISC_READ: return 'Miscellaneous Output';
       case VgaPort.GR_INDEX: return 'Graphics Address';
-      case VgaPort.GR_DATA: return this._s.grIndex < 9 ? `GR0${this._s.grIndex} ${GR_NAMES[this._s.grIndex]}` : 'Graphics Data';
+      case VgaPort.GR_DATA: return 'Graphics Data';
     }
     return undefined;
   }
