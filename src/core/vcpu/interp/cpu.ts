@@ -71,10 +71,11 @@ const WQ_MAX = 16;
 
 export interface CpuOptions {
   /**
-   * LOCK on an instruction that cannot be locked raises #UD (the 386 and later). The 286
-   * ignored such prefixes; the 286 test runner turns this off. Default true.
+   * Behave like an 80286 where the 286 real-mode test suite would otherwise see a 386:
+   * LOCK is accepted on any instruction (a 386 raises #UD), and in real mode POPF/IRET
+   * cannot set IOPL or NT (a 386 can). Only the SingleStepTests runner sets it.
    */
-  lockUd?: boolean;
+  compat286?: boolean;
 }
 
 export class Cpu {
@@ -221,8 +222,10 @@ export class Cpu {
   private _watchAddr = 0;
   private _watchSize = 0;
   private _watchWrite = false;
-  /** Why the last slow step stopped (INTERNAL for a host error). */
+  /** LOCK on a non-lockable instruction raises #UD (off in compat286). */
   readonly lockUd: boolean;
+  /** Real-mode POPF/IRET leave IOPL and NT clear, as on a 286. */
+  readonly compat286: boolean;
 
   constructor(
     readonly mem: GuestMemory,
@@ -236,7 +239,8 @@ export class Cpu {
     this.writeMap = mem.writeMap;
     this.ctl = mem.ctl;
     if (this.u8.length > 0x7fff0000) throw new RangeError('the interpreter needs guest memory below 2 GiB of host buffer');
-    this.lockUd = opts.lockUd ?? true;
+    this.compat286 = opts.compat286 ?? false;
+    this.lockUd = !this.compat286;
     this.reset();
   }
 

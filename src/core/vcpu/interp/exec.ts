@@ -231,6 +231,7 @@ function exec(c: Cpu, op: number): void {
       const v = c.peek(sz, 0);
       c.addSp(sz === 2 ? 4 : 2);
       c.modrm();
+      if ((c.m & 0x38) !== 0) c.ud();
       c.writeE(sz, v);
       return;
     }
@@ -321,10 +322,11 @@ function exec(c: Cpu, op: number): void {
     }
     case 0xc4: loadFarPtr(c, Seg.ES); return;
     case 0xc5: loadFarPtr(c, Seg.DS); return;
-    case 0xc6: c.modrm(); c.writeE(0, c.fetch8()); return;
+    case 0xc6: c.modrm(); if ((c.m & 0x38) !== 0) c.ud(); c.writeE(0, c.fetch8()); return;
     case 0xc7: {
       const sz = c.o32 ? 2 : 1;
       c.modrm();
+      if ((c.m & 0x38) !== 0) c.ud();
       c.writeE(sz, immS(c, sz));
       return;
     }
@@ -372,6 +374,12 @@ function exec(c: Cpu, op: number): void {
       // which is how software detects that there is no FPU).
       if (c.cr0 & (Cr0Bit.EM | Cr0Bit.TS)) c.fault(Vec.NM, -1);
       c.modrm();
+      if (c.m < 0xc0) {
+        // The CPU fetches or stores the memory operand for the coprocessor: its segment
+        // limit is checked even though nothing is transferred.
+        const n = escOperandSize(op, (c.m >> 3) & 7, c.o32);
+        if (n !== 0 && c.ea + n - 1 > c.rlim[c.eaSeg]) c.segCheck(c.eaSeg, c.ea, n, false);
+      }
       return;
 
     // ---- loops and jumps ----
@@ -458,6 +466,19 @@ function exec(c: Cpu, op: number): void {
     case 0xff: grp5(c); return;
     default:
       c.ud();
+  }
+}
+
+/** Bytes of the memory operand of an x87 instruction (D8-DF), 0 for undefined forms. */
+function escOperandSize(op: number, reg: number, o32: boolean): number {
+  switch (op) {
+    case 0xd8: case 0xda: return 4;
+    case 0xdc: return 8;
+    case 0xde: return 2;
+    case 0xd9: return reg === 1 ? 0 : reg < 4 ? 4 : reg === 5 || reg === 7 ? 2 : o32 ? 28 : 14;
+    case 0xdb: return reg < 4 ? (reg === 1 ? 0 : 4) : reg === 5 || reg === 7 ? 10 : 0;
+    case 0xdd: return reg === 1 || reg === 5 ? 0 : reg < 4 ? 8 : reg === 7 ? 2 : o32 ? 108 : 94;
+    default: return reg < 4 ? (reg === 1 ? 0 : 2) : reg === 5 || reg === 7 ? 8 : 10;
   }
 }
 

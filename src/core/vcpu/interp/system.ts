@@ -471,6 +471,7 @@ function writableFlags(c: Cpu, o32: boolean): number {
   let mask = F.CF | F.PF | F.AF | F.ZF | F.SF | F.TF | F.DF | F.OF | F.NT;
   const iopl = (c.flags >> 12) & 3;
   if (!c.pe || (!c.vm && c.cpl === 0)) mask |= F.IOPL;
+  if (!c.pe && c.compat286) mask &= ~(F.IOPL | F.NT);
   if (!c.pe || c.cpl <= iopl || (c.vm && iopl === 3)) mask |= F.IF;
   if (o32) mask |= F.AC | F.ID;
   return mask;
