@@ -18,7 +18,7 @@
 // sized and programmed but moves nothing (every function here decodes fixed legacy ranges).
 //
 // Constructor (uniform across hvmon models): new PciHost(id, props, ctx, backends), where
-//   props    = {} (the functions take theirs)
+//   props    = { iobase = 0xcf8 } (the functions take theirs)
 //   backends = { functions: PciFunction[] }   (I440fx in piix.ts fills in the pc set)
 
 import type { DeviceContext, DeviceModel, Inspection, PropValue, RegisterView } from '../../common/device.js';
@@ -341,7 +341,7 @@ export class PciHost implements DeviceModel {
     };
     this._regions = [
       {
-        base: 0xcf8,
+        base: typeof props.iobase === 'number' ? props.iobase : 0xcf8,
         region: {
           name: this.id,
           space: 'pio',

@@ -46,7 +46,7 @@
 // PMBA equals it.
 //
 // Constructor (uniform across hvmon models): new I440fx(id, props, ctx), where
-//   props = { acpi = true (add 00:01.3), pmBase = 0x600, sciIrq = 9 }
+//   props = { iobase = 0xcf8, acpi = true (add 00:01.3), pmBase = 0x600, sciIrq = 9, apmBase = 0xb2 }
 
 import type { DeviceContext, IrqLine, PropValue, RegisterView, Timer } from '../../common/device.js';
 import type { MappedRegion } from '../../common/io.js';
@@ -434,6 +434,7 @@ export class Piix4Pm extends PciFunction {
     private readonly _ctx: DeviceContext,
     private readonly _pmBase: number,
     private readonly _sciIrq: number,
+    private readonly _apmBase = 0xb2,
   ) {
     super('piix4-pm', 1, 3, {
       vendor: 0x8086, device: 0x7113, revision: 0x03, classCode: 0x068000,
@@ -583,7 +584,7 @@ export class Piix4Pm extends PciFunction {
     };
     return [
       {
-        base: 0xb2,
+        base: this._apmBase,
         region: {
           name: 'piix4-pm.apm', space: 'pio', size: 2, impl: { min: 1, max: 1 },
           ops: {
@@ -638,7 +639,7 @@ export class Piix4Pm extends PciFunction {
 export function pcPciFunctions(ctx: DeviceContext, props: Readonly<Record<string, PropValue>>): PciFunction[] {
   const fns: PciFunction[] = [new I440fxHostBridge(ctx), new Piix3Isa(), new Piix3Ide()];
   if (props.acpi !== false && props.acpi !== 'off') {
-    fns.push(new Piix4Pm(ctx, numProp(props, 'pmBase', 0x600), numProp(props, 'sciIrq', 9)));
+    fns.push(new Piix4Pm(ctx, numProp(props, 'pmBase', 0x600), numProp(props, 'sciIrq', 9), numProp(props, 'apmBase', 0xb2)));
   }
   return fns;
 }
