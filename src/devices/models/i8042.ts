@@ -343,8 +343,8 @@ const num = (p: PropValue | undefined, dflt: number): number => (typeof p === 'n
 /**
  * The keyboard controller with its keyboard and mouse.
  *
- * `new I8042(id, props, ctx)`; props: `dataPort` (0x60), `commandPort` (0x64), `irq` (1),
- * `auxIrq` (12). Regions: [data, status/command]. A20 and reset go to ctx.request().
+ * `new I8042(id, props, ctx)`; props: `iobase` (0x60: the data port), `commandPort` (iobase + 4),
+ * `irq` (1), `auxIrq` (12). Regions: [data, status/command]. A20 and reset go to ctx.request().
  */
 export class I8042 implements DeviceModel {
   readonly kind = 'i8042';
@@ -361,15 +361,13 @@ export class I8042 implements DeviceModel {
     props: Readonly<Record<string, PropValue>>,
     private readonly _ctx: DeviceContext,
   ) {
-    this.props = {
-      dataPort: num(props.dataPort, 0x60), commandPort: num(props.commandPort, 0x64),
-      irq: num(props.irq, 1), auxIrq: num(props.auxIrq, 12),
-    };
+    const iobase = num(props.iobase, 0x60);
+    this.props = { iobase, commandPort: num(props.commandPort, iobase + 4), irq: num(props.irq, 1), auxIrq: num(props.auxIrq, 12) };
     this._irq1 = _ctx.irq(this.props.irq as number);
     this._irq12 = _ctx.irq(this.props.auxIrq as number);
     this._timer = _ctx.createTimer(() => this._sync());
     this._regions = [
-      { region: this._dataRegion(), base: this.props.dataPort as number },
+      { region: this._dataRegion(), base: iobase },
       { region: this._commandRegion(), base: this.props.commandPort as number },
     ];
     this.reset();
