@@ -197,37 +197,37 @@ describe('pci host (mechanism #1) and the pc chipset functions', () => {
 
   it('runs the PIIX4 PM timer at 3.579545 MHz once SeaBIOS enabled the PM I/O space', () => {
     const { bus, ctx, wcfgl, wcfgb } = setup();
-    expect(bus.inl(0x608)).toBe(0xffffffff); // not decoded yet
-    wcfgl(1, 3, 0x40, 0x601);
+    expect(bus.inl(0xb008)).toBe(0xffffffff); // not decoded yet
+    wcfgl(1, 3, 0x40, 0xb001);
     wcfgb(1, 3, 0x80, 0x01);
-    const t0 = bus.inl(0x608);
+    const t0 = bus.inl(0xb008);
     ctx.advance(1_000_000); // 1 ms
-    const t1 = bus.inl(0x608);
+    const t1 = bus.inl(0xb008);
     expect((t1 - t0) & 0xffffff).toBe(3579);
     expect(t1 >>> 24).toBe(0);
     // The ACPI handover through APMC, then the timer overflow as SCI on IRQ 9.
     bus.outb(0xb2, 0xf1);
-    expect(bus.inw(0x604) & 1).toBe(1);
-    bus.outw(0x600, 0xffff); // clear status
-    bus.outw(0x602, 0x0001); // TMROF_EN
+    expect(bus.inw(0xb004) & 1).toBe(1);
+    bus.outw(0xb000, 0xffff); // clear status
+    bus.outw(0xb002, 0x0001); // TMROF_EN
     expect(ctx.irqLevels[9]).toBe(false);
     ctx.advance(2_400_000_000); // bit 23 toggles every 2.34 s
     expect(ctx.irqLevels[9]).toBe(true);
-    expect(bus.inw(0x600) & 1).toBe(1);
-    bus.outw(0x600, 0x0001);
+    expect(bus.inw(0xb000) & 1).toBe(1);
+    bus.outw(0xb000, 0x0001);
     expect(ctx.irqLevels[9]).toBe(false);
     bus.outb(0xb2, 0xf0);
-    expect(bus.inw(0x604) & 1).toBe(0);
+    expect(bus.inw(0xb004) & 1).toBe(0);
   });
 
   it('powers off on SUS_EN with SUS_TYP 0 (soft off)', () => {
     const { bus, ctx, wcfgl, wcfgb } = setup();
-    wcfgl(1, 3, 0x40, 0x601);
+    wcfgl(1, 3, 0x40, 0xb001);
     wcfgb(1, 3, 0x80, 0x01);
     ctx.requests.length = 0;
-    bus.outw(0x604, 0x2000);
+    bus.outw(0xb004, 0x2000);
     expect(ctx.requests).toEqual([{ kind: 'exit', status: 0 }]);
-    expect(bus.inw(0x604) & 0x2000).toBe(0);
+    expect(bus.inw(0xb004) & 0x2000).toBe(0);
   });
 
   it('names registers for the trap log and inspects every function', () => {

@@ -42,11 +42,12 @@
 // says), the PIIX4 SMBus controller (SMBBA is stored, its I/O is not decoded), GPIO, the
 // throttling and device-monitoring logic behind the PIIX4 registers (stored), sleep states
 // other than soft-off, and the PMBA/SMBBA BARs moving: the PM I/O block is decoded only at the
-// `pmBase` prop (default 600h, where SeaBIOS puts it) and only while PMREGMISC.PMIOSE is set and
+// `pmBase` prop (default B000h, where SeaBIOS 1.16 on QEMU's pc puts it; older firmware used
+// 600h) and only while PMREGMISC.PMIOSE is set and
 // PMBA equals it.
 //
 // Constructor (uniform across hvmon models): new I440fx(id, props, ctx), where
-//   props = { iobase = 0xcf8, acpi = true (add 00:01.3), pmBase = 0x600, sciIrq = 9, apmBase = 0xb2 }
+//   props = { iobase = 0xcf8, acpi = true (add 00:01.3), pmBase = 0xb000, sciIrq = 9, apmBase = 0xb2 }
 
 import type { DeviceContext, IrqLine, PropValue, RegisterView, Timer } from '../../common/device.js';
 import type { MappedRegion } from '../../common/io.js';
@@ -639,7 +640,7 @@ export class Piix4Pm extends PciFunction {
 export function pcPciFunctions(ctx: DeviceContext, props: Readonly<Record<string, PropValue>>): PciFunction[] {
   const fns: PciFunction[] = [new I440fxHostBridge(ctx), new Piix3Isa(), new Piix3Ide()];
   if (props.acpi !== false && props.acpi !== 'off') {
-    fns.push(new Piix4Pm(ctx, numProp(props, 'pmBase', 0x600), numProp(props, 'sciIrq', 9), numProp(props, 'apmBase', 0xb2)));
+    fns.push(new Piix4Pm(ctx, numProp(props, 'pmBase', 0xb000), numProp(props, 'sciIrq', 9), numProp(props, 'apmBase', 0xb2)));
   }
   return fns;
 }
