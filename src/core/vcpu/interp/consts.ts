@@ -60,6 +60,10 @@ export const enum Lf {
   SUB = 5,
   /** SBB with a borrow in of 1. */
   SBB = 6,
+  /** INC: like ADD of 1, but CF is kept in `flags`. */
+  INC = 7,
+  /** DEC: like SUB of 1, but CF is kept in `flags`. */
+  DEC = 8,
 }
 
 /**

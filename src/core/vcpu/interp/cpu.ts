@@ -81,6 +81,9 @@ export interface CpuOptions {
 export class Cpu {
   // ---- memory ----
   readonly u8: Uint8Array;
+  /** Aligned views of guest memory (the host is little-endian). */
+  readonly u16: Uint16Array;
+  readonly i32: Int32Array;
   readonly readMap: Int32Array;
   readonly writeMap: Int32Array;
   readonly ctl: Int32Array;
@@ -147,6 +150,8 @@ export class Cpu {
   /** 0, or the REP prefix byte (0xF2 REPNE, 0xF3 REP/REPE). */
   rep = 0;
   lockp = false;
+  /** The decoder state above differs from the defaults: reset before the next instruction. */
+  pfx = true;
   /** ModR/M byte, and for memory forms the effective address. */
   m = 0;
   ea = 0;
@@ -235,6 +240,8 @@ export class Cpu {
     opts: CpuOptions = {},
   ) {
     this.u8 = mem.u8;
+    this.u16 = new Uint16Array(this.u8.buffer, this.u8.byteOffset, this.u8.length >> 1);
+    this.i32 = new Int32Array(this.u8.buffer, this.u8.byteOffset, this.u8.length >> 2);
     this.readMap = mem.readMap;
     this.writeMap = mem.writeMap;
     this.ctl = mem.ctl;
@@ -293,6 +300,7 @@ export class Cpu {
     this.pg = this.pe && (this.cr0 & Cr0Bit.PG) !== 0;
     this.cs32 = !this.vm && (this.segAttr[Seg.CS] & 0x4000) !== 0;
     this.ss32 = !this.vm && (this.segAttr[Seg.SS] & 0x4000) !== 0;
+    this.pfx = true;
     // CPL is SS.DPL (as VMX keeps it): right after MOV CR0 sets PE it is still 0,
     // whatever RPL bits the real-mode CS selector has.
     this.setCpl(!this.pe ? 0 : this.vm ? 3 : (this.segAttr[Seg.SS] >> 5) & 3);
@@ -318,6 +326,7 @@ export class Cpu {
       if (s === Seg.CS) {
         this.cs32 = !this.vm && (attr & 0x4000) !== 0;
         this.fHi = -1;
+        this.pfx = true;
       } else if (s === Seg.SS) this.ss32 = !this.vm && (attr & 0x4000) !== 0;
     }
   }
@@ -344,7 +353,7 @@ export class Cpu {
 
   cf(): number {
     switch (this.lop) {
-      case Lf.ALL: case Lf.ZSP: return this.flags & 1;
+      case Lf.ALL: case Lf.ZSP: case Lf.INC: case Lf.DEC: return this.flags & 1;
       case Lf.LOGIC: return 0;
       case Lf.ADD: return (this.lres >>> 0) < (this.la >>> 0) ? 1 : 0;
       case Lf.ADC: return (this.lres >>> 0) <= (this.la >>> 0) ? 1 : 0;
@@ -369,7 +378,7 @@ export class Cpu {
     switch (this.lop) {
       case Lf.ALL: case Lf.ZSP: return (this.flags >> 11) & 1;
       case Lf.LOGIC: return 0;
-      case Lf.ADD: case Lf.ADC: return (((this.la ^ this.lres) & (this.lb ^ this.lres)) >>> this.lbits) & 1;
+      case Lf.ADD: case Lf.ADC: case Lf.INC: return (((this.la ^ this.lres) & (this.lb ^ this.lres)) >>> this.lbits) & 1;
       default: return (((this.la ^ this.lb) & (this.la ^ this.lres)) >>> this.lbits) & 1;
     }
   }
@@ -485,9 +494,10 @@ export class Cpu {
     if (off + 1 > this.rlim[s]) this.segCheck(s, off, 2, false);
     const lin = (this.segBase[s] + off) | 0;
     const e = this.tlb[lin >>> 12];
-    if ((e & this.rchk) === Tlb.VALID && (lin & 4095) !== 4095) {
+    if ((e & this.rchk) === Tlb.VALID) {
       const a = (e & -4096) + (lin & 4095);
-      return this.u8[a] | (this.u8[a + 1] << 8);
+      if ((a & 1) === 0) return this.u16[a >> 1];
+      if ((lin & 4095) !== 4095) return this.u8[a] | (this.u8[a + 1] << 8);
     }
     return this.rdLinSlow(lin, 2, this.user);
   }
@@ -496,10 +506,13 @@ export class Cpu {
     if (off + 3 > this.rlim[s]) this.segCheck(s, off, 4, false);
     const lin = (this.segBase[s] + off) | 0;
     const e = this.tlb[lin >>> 12];
-    if ((e & this.rchk) === Tlb.VALID && (lin & 4095) <= 4092) {
+    if ((e & this.rchk) === Tlb.VALID) {
       const a = (e & -4096) + (lin & 4095);
-      const u8 = this.u8;
-      return u8[a] | (u8[a + 1] << 8) | (u8[a + 2] << 16) | (u8[a + 3] << 24);
+      if ((a & 3) === 0) return this.i32[a >> 2];
+      if ((lin & 4095) <= 4092) {
+        const u8 = this.u8;
+        return u8[a] | (u8[a + 1] << 8) | (u8[a + 2] << 16) | (u8[a + 3] << 24);
+      }
     }
     return this.rdLinSlow(lin, 4, this.user);
   }
@@ -519,11 +532,17 @@ export class Cpu {
     if (off + 1 > this.wlim[s]) this.segCheck(s, off, 2, true);
     const lin = (this.segBase[s] + off) | 0;
     const e = this.tlb[lin >>> 12];
-    if ((e & this.wchk) === Tlb.VALID && (lin & 4095) !== 4095) {
+    if ((e & this.wchk) === Tlb.VALID) {
       const a = (e & -4096) + (lin & 4095);
-      this.u8[a] = v;
-      this.u8[a + 1] = v >> 8;
-      return;
+      if ((a & 1) === 0) {
+        this.u16[a >> 1] = v;
+        return;
+      }
+      if ((lin & 4095) !== 4095) {
+        this.u8[a] = v;
+        this.u8[a + 1] = v >> 8;
+        return;
+      }
     }
     this.wrLinSlow(lin, 2, v, this.user);
   }
@@ -532,14 +551,20 @@ export class Cpu {
     if (off + 3 > this.wlim[s]) this.segCheck(s, off, 4, true);
     const lin = (this.segBase[s] + off) | 0;
     const e = this.tlb[lin >>> 12];
-    if ((e & this.wchk) === Tlb.VALID && (lin & 4095) <= 4092) {
+    if ((e & this.wchk) === Tlb.VALID) {
       const a = (e & -4096) + (lin & 4095);
-      const u8 = this.u8;
-      u8[a] = v;
-      u8[a + 1] = v >> 8;
-      u8[a + 2] = v >> 16;
-      u8[a + 3] = v >> 24;
-      return;
+      if ((a & 3) === 0) {
+        this.i32[a >> 2] = v;
+        return;
+      }
+      if ((lin & 4095) <= 4092) {
+        const u8 = this.u8;
+        u8[a] = v;
+        u8[a + 1] = v >> 8;
+        u8[a + 2] = v >> 16;
+        u8[a + 3] = v >> 24;
+        return;
+      }
     }
     this.wrLinSlow(lin, 4, v, this.user);
   }
@@ -1205,17 +1230,20 @@ export class Cpu {
 
   inc(a: number, sz: number): number {
     const r = sz === 2 ? (a + 1) | 0 : (a + 1) & (sz === 0 ? 0xff : 0xffff);
-    const cf = this.cf();
-    const sign = 1 << ((8 << sz) - 1);
-    this.setZsp(r, sz, cf | ((r & 0xf) === 0 ? F.AF : 0) | (r === (sz === 2 ? sign | 0 : sign) ? F.OF : 0));
+    // CF survives INC: keep it in `flags` (cheap unless the last op was an ADD/SUB).
+    if (this.lop !== Lf.ALL && this.lop !== Lf.INC && this.lop !== Lf.DEC && this.lop !== Lf.ZSP) {
+      this.flags = (this.flags & ~F.CF) | this.cf();
+    }
+    this.lop = Lf.INC; this.la = a; this.lb = 1; this.lres = r; this.lbits = (8 << sz) - 1;
     return r;
   }
 
   dec(a: number, sz: number): number {
     const r = sz === 2 ? (a - 1) | 0 : (a - 1) & (sz === 0 ? 0xff : 0xffff);
-    const cf = this.cf();
-    const max = sz === 0 ? 0x7f : sz === 1 ? 0x7fff : 0x7fffffff;
-    this.setZsp(r, sz, cf | ((r & 0xf) === 0xf ? F.AF : 0) | (r === max ? F.OF : 0));
+    if (this.lop !== Lf.ALL && this.lop !== Lf.INC && this.lop !== Lf.DEC && this.lop !== Lf.ZSP) {
+      this.flags = (this.flags & ~F.CF) | this.cf();
+    }
+    this.lop = Lf.DEC; this.la = a; this.lb = 1; this.lres = r; this.lbits = (8 << sz) - 1;
     return r;
   }
 

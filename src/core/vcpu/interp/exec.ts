@@ -18,18 +18,24 @@ const REP_CHUNK = 4096;
 export function step(c: Cpu): void {
   c.ipStart = c.eip;
   c.espStart = c.r32[Reg.ESP];
+  if (c.pfx) resetPrefixes(c);
+  let op = c.fetch8();
+  if (PREFIX[op] !== 0) op = prefixes(c, op);
+  exec(c, op);
+}
+
+function resetPrefixes(c: Cpu): void {
   const d = c.cs32;
   c.o32 = d;
   c.a32 = d;
   c.segOv = -1;
   c.rep = 0;
   c.lockp = false;
-  let op = c.fetch8();
-  if (PREFIX[op] !== 0) op = prefixes(c, op);
-  exec(c, op);
+  c.pfx = false;
 }
 
 function prefixes(c: Cpu, op: number): number {
+  c.pfx = true;
   for (;;) {
     switch (op) {
       case 0x26: c.segOv = Seg.ES; break;
