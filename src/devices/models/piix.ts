@@ -46,7 +46,7 @@
 // 600h) and only while PMREGMISC.PMIOSE is set and
 // PMBA equals it.
 //
-// Constructor (uniform across hvmon models): new I440fx(id, props, ctx), where
+// Constructor (uniform across hvmon models): new I440fx(id, props, ctx, backends = {}), where
 //   props = { iobase = 0xcf8, acpi = true (add 00:01.3), pmBase = 0xb000, sciIrq = 9, apmBase = 0xb2 }
 
 import type { DeviceContext, IrqLine, PropValue, RegisterView, Timer } from '../../common/device.js';
@@ -648,7 +648,7 @@ export function pcPciFunctions(ctx: DeviceContext, props: Readonly<Record<string
 /** The PCI host of the pc machine: mechanism #1 at 0CF8h plus the i440FX/PIIX3/PIIX4 functions. */
 export class I440fx extends PciHost {
   override readonly kind = 'i440fx';
-  constructor(id: string, props: Readonly<Record<string, PropValue>>, ctx: DeviceContext) {
+  constructor(id: string, props: Readonly<Record<string, PropValue>>, ctx: DeviceContext, _backends: Record<string, never> = {}) {
     super(id, props, ctx, { functions: pcPciFunctions(ctx, props) });
   }
 }
