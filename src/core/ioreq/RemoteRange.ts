@@ -19,6 +19,11 @@ export interface RangeAnnouncement {
   registers?: [string | null, string | null][];
 }
 
+/** Which vCPU's slot a forwarded access uses: the thread points it at the vCPU it runs. */
+export interface ClientRef {
+  current: IoreqClient;
+}
+
 export class RemoteRange implements IoRegion {
   readonly name: string;
   readonly space: Space;
@@ -29,7 +34,7 @@ export class RemoteRange implements IoRegion {
 
   constructor(
     readonly announcement: RangeAnnouncement,
-    private readonly _client: IoreqClient,
+    ref: ClientRef,
   ) {
     this.name = announcement.name;
     this.space = announcement.space;
@@ -37,21 +42,23 @@ export class RemoteRange implements IoRegion {
     this.posted = announcement.posted;
     this._type = this.space === 'pio' ? IoreqType.PIO : IoreqType.COPY;
     const base = announcement.base;
-    const client = _client;
     const type = this._type;
     const posted = this.posted;
     // The device model splits and widens for its devices; the core forwards the access whole.
     this.ops = {
-      read: (offset: number, size: AccessSize) => client.submit(type, IoDir.READ, base + offset, size, 1, 0),
+      read: (offset: number, size: AccessSize) => ref.current.submit(type, IoDir.READ, base + offset, size, 1, 0),
       write: (offset: number, size: AccessSize, value: number) => {
+        const client = ref.current;
         if (posted && client.post(type, base + offset, size, value)) return;
         client.submit(type, IoDir.WRITE, base + offset, size, 1, value);
       },
       readRep: (offset: number, size: AccessSize, count: number, into: Uint8Array) => {
+        const client = ref.current;
         client.submit(type, IoDir.READ, base + offset, size, count, 0);
         into.set(client.page.subarray(0, count * size));
       },
       writeRep: (offset: number, size: AccessSize, count: number, from: Uint8Array) => {
+        const client = ref.current;
         client.page.set(from.subarray(0, count * size));
         client.submit(type, IoDir.WRITE, base + offset, size, count, 0);
       },

@@ -51,6 +51,8 @@ export const enum Hdr {
   DAEMON_DEAD = 10,
   /** Pause requests and debugger kicks for the vCPU thread (nonzero = leave run() soon). */
   KICK = 11,
+  /** Bumped by the main thread after it posted a command to the vCPU thread. */
+  MAIL = 12,
 }
 export const HDR_WORDS = 16;
 

@@ -69,3 +69,27 @@ describe('GuestMemory', () => {
     expect(m.map().find((e) => e.base === 0xe0000)?.kind).toBe('ram');
   });
 });
+
+describe('GuestMemory shadowing (i440FX PAM)', () => {
+  it('switches reads between the ROM side and RAM, and writes between RAM and nowhere', () => {
+    const rom = new Uint8Array(0x20000).fill(0xaa);
+    const m = GuestMemory.create(2 << 20, [{ name: 'bios', data: rom }]);
+    m.mapRam(0, 0xa0000);
+    m.mapRom('bios', 0xe0000);
+    const b = new Uint8Array(1);
+    // Write-only shadow: reads come from the ROM, writes go to RAM.
+    m.setShadow(0xf0000, 0x10000, 'rom', 'ram');
+    m.write(0xf0000, new Uint8Array([0x55]));
+    m.read(0xf0000, b);
+    expect(b[0]).toBe(0xaa);
+    m.setShadow(0xf0000, 0x10000, 'ram', 'none');
+    m.read(0xf0000, b);
+    expect(b[0]).toBe(0x55);
+    expect(m.write(0xf0000, new Uint8Array([0x66]))).toBe(0);
+    // Where no ROM sits, the ROM side is open bus.
+    m.setShadow(0xc0000, 0x4000, 'rom', 'none');
+    m.read(0xc0000, b);
+    expect(b[0]).toBe(0xff);
+    expect(() => m.setShadow(0xff000, 0x2000, 'ram', 'ram')).toThrow(/below 1 MiB/);
+  });
+});

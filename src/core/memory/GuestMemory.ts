@@ -15,6 +15,7 @@ export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
 export const PAGE_NONE = -1;
 const PAGES = 1 << 20; // 4 GiB / 4 KiB
+const LOW_PAGES = 256; // the first MiB
 
 /** Indices into the control words shared by every thread. */
 export const enum MemCtl {
@@ -38,6 +39,11 @@ export interface SharedMemoryDesc {
   readMap: SharedArrayBuffer;
   writeMap: SharedArrayBuffer;
   ctl: SharedArrayBuffer;
+  /**
+   * Per page of the first MiB: what a read there reaches when the chipset routes it to the
+   * PCI/ISA side rather than RAM (the ROM the machine placed there: host offset, or -1).
+   */
+  romLayer: SharedArrayBuffer;
   ramSize: number;
   roms: RomImage[];
 }
@@ -62,12 +68,14 @@ export class GuestMemory {
   readonly readMap: Int32Array;
   readonly writeMap: Int32Array;
   readonly ctl: Int32Array;
+  readonly romLayer: Int32Array;
 
   private constructor(readonly desc: SharedMemoryDesc) {
     this.u8 = new Uint8Array(desc.buffer);
     this.readMap = new Int32Array(desc.readMap);
     this.writeMap = new Int32Array(desc.writeMap);
     this.ctl = new Int32Array(desc.ctl);
+    this.romLayer = new Int32Array(desc.romLayer);
   }
 
   /**
@@ -91,11 +99,13 @@ export class GuestMemory {
       readMap: new SharedArrayBuffer(PAGES * 4),
       writeMap: new SharedArrayBuffer(PAGES * 4),
       ctl: new SharedArrayBuffer(MemCtl.SIZE * 4),
+      romLayer: new SharedArrayBuffer(LOW_PAGES * 4),
       ramSize,
       roms: images,
     });
     mem.readMap.fill(PAGE_NONE);
     mem.writeMap.fill(PAGE_NONE);
+    mem.romLayer.fill(PAGE_NONE);
     roms.forEach((r, i) => mem.u8.set(r.data, images[i].host));
     mem.ctl[MemCtl.A20] = 1;
     return mem;
@@ -157,12 +167,35 @@ export class GuestMemory {
     this.mapPages(base, size, base, base);
   }
 
-  /** A ROM image (or its last `size` bytes) at base: reads hit the image, writes trap and are dropped. */
+  /**
+   * A ROM image (or its last `size` bytes) at base: reads hit the image, writes trap and are
+   * dropped. Below 1 MiB the ROM also becomes what the chipset's "ROM side" shows (romLayer).
+   */
   mapRom(name: string, base: number, size?: number): void {
     const r = this.rom(name);
     const len = size ?? r.size;
     if (len > r.size) throw new HvmonError(`ROM ${name} is only ${hex(r.size)} bytes`);
-    this.mapPages(base, len, r.host + r.size - len, null);
+    const host = r.host + r.size - len;
+    this.mapPages(base, len, host, null);
+    for (let p = base >>> PAGE_SHIFT; p < Math.min(LOW_PAGES, (base + len) >>> PAGE_SHIFT); p++) {
+      this.romLayer[p] = host + (p * PAGE_SIZE - base);
+    }
+  }
+
+  /**
+   * The i440FX PAM attribute of a piece of 0C0000h-0FFFFFh: reads from RAM, from the ROM side
+   * (romLayer; open bus where no ROM sits) or nowhere; writes to RAM or nowhere.
+   */
+  setShadow(base: number, size: number, read: 'ram' | 'rom' | 'none', write: 'ram' | 'none'): void {
+    if (base % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0 || base + size > LOW_PAGES * PAGE_SIZE) {
+      throw new HvmonError(`shadow range ${hex(base)}+${hex(size)} is not whole pages below 1 MiB`);
+    }
+    for (let p = base >>> PAGE_SHIFT; p < (base + size) >>> PAGE_SHIFT; p++) {
+      const ram = p * PAGE_SIZE < this.ramSize ? p * PAGE_SIZE : PAGE_NONE;
+      this.readMap[p] = read === 'ram' ? ram : read === 'rom' ? this.romLayer[p] : PAGE_NONE;
+      this.writeMap[p] = write === 'ram' ? ram : PAGE_NONE;
+    }
+    Atomics.add(this.ctl, MemCtl.GENERATION, 1);
   }
 
   unmapPages(base: number, size: number): void {

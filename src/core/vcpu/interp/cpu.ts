@@ -574,7 +574,7 @@ export class Cpu {
     if (off + size - 1 > this.wlim[s]) this.segCheck(s, off, size, true);
     const lin = (this.segBase[s] + off) | 0;
     if ((this.tlb[lin >>> 12] & this.wchk) !== Tlb.VALID) this.fill(lin, true, this.user);
-    const last = (lin + size - 1) | 0;
+    const last = (lin + size - 1) & ~4095;
     if ((this.tlb[last >>> 12] & this.wchk) !== Tlb.VALID) this.fill(last, true, this.user);
   }
 
@@ -661,9 +661,10 @@ export class Cpu {
 
   rdLinSlow(lin: number, size: number, user: boolean): number {
     if ((lin & 4095) + size > 4096) {
-      // Straddles two pages: both translations (and their faults) come before any access.
+      // Straddles two pages: both translations (and their faults) come before any access;
+      // a fault on the second page reports its first byte in CR2.
       this.fill(lin, false, user);
-      this.fill((lin + size - 1) | 0, false, user);
+      this.fill((lin + size - 1) & ~4095, false, user);
       let v = 0;
       for (let i = 0; i < size; i++) v |= this.rdLinSlow((lin + i) | 0, 1, user) << (i * 8);
       return v;
@@ -675,7 +676,7 @@ export class Cpu {
   wrLinSlow(lin: number, size: number, v: number, user: boolean): void {
     if ((lin & 4095) + size > 4096) {
       this.fill(lin, true, user);
-      this.fill((lin + size - 1) | 0, true, user);
+      this.fill((lin + size - 1) & ~4095, true, user);
       for (let i = 0; i < size; i++) this.wrLinSlow((lin + i) | 0, 1, v >> (i * 8), user);
       return;
     }

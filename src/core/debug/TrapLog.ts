@@ -1,0 +1,123 @@
+// The trap log: a ring of the most recent traps in shared memory. The vCPU thread writes one
+// entry per trapped access (no allocation, no message); the monitor reads the ring when asked.
+//
+// Entry (Int32 words, then Float64 timestamps):
+//   SEQ      sequence number + 1, written LAST so a reader can tell a half-written entry
+//   VCPU, IP (linear), INFO (space | dir<<1 | size<<4 | inCore<<8 | stopped<<9 | failed<<10),
+//   ADDR, VALUE, COUNT, REGION (index into the name table the vCPU thread publishes)
+//   T_SUBMIT, T_PICKUP, T_DONE (ms since the epoch; pickup/done are 0 for in-core devices)
+
+export const TRAP_LOG_ENTRIES = 4096;
+const I32_PER = 8;
+const F64_PER = 3;
+const HDR = 4;
+
+export const enum TrapInfo {
+  MMIO = 1,
+  READ = 2,
+  IN_CORE = 1 << 8,
+  STOPPED = 1 << 9,
+  FAILED = 1 << 10,
+}
+
+export interface TrapRecord {
+  seq: number;
+  vcpu: number;
+  ip: number;
+  space: 'pio' | 'mmio';
+  dir: 'read' | 'write';
+  size: number;
+  addr: number;
+  value: number;
+  count: number;
+  region: number;
+  inCore: boolean;
+  failed: boolean;
+  /** Start of the trap, ms since the epoch. */
+  time: number;
+  /** µs from the vCPU's request to the device model picking it up, and to its answer. */
+  pickupUs: number | null;
+  serviceUs: number | null;
+  totalUs: number;
+}
+
+export class TrapLog {
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+
+  constructor(readonly buffer: SharedArrayBuffer = TrapLog.allocate()) {
+    this.i32 = new Int32Array(buffer, 0, HDR + TRAP_LOG_ENTRIES * I32_PER);
+    this.f64 = new Float64Array(buffer, (HDR + TRAP_LOG_ENTRIES * I32_PER) * 4, TRAP_LOG_ENTRIES * F64_PER);
+  }
+
+  static allocate(): SharedArrayBuffer {
+    return new SharedArrayBuffer((HDR + TRAP_LOG_ENTRIES * I32_PER) * 4 + TRAP_LOG_ENTRIES * F64_PER * 8);
+  }
+
+  /** Total traps ever recorded. */
+  get total(): number {
+    return Atomics.load(this.i32, 0) >>> 0;
+  }
+
+  /** Writer side. `tEnd` is when the access finished (ms since epoch). */
+  record(
+    vcpu: number, ip: number, info: number, addr: number, value: number, count: number, region: number,
+    tSubmit: number, tPickup: number, tDone: number,
+  ): void {
+    const seq = this.i32[0];
+    const slot = (seq >>> 0) % TRAP_LOG_ENTRIES;
+    const o = HDR + slot * I32_PER;
+    const i = this.i32;
+    i[o] = 0;
+    i[o + 1] = vcpu;
+    i[o + 2] = ip | 0;
+    i[o + 3] = info;
+    i[o + 4] = addr | 0;
+    i[o + 5] = value | 0;
+    i[o + 6] = count;
+    i[o + 7] = region;
+    const f = slot * F64_PER;
+    this.f64[f] = tSubmit;
+    this.f64[f + 1] = tPickup;
+    this.f64[f + 2] = tDone;
+    Atomics.store(i, o, seq + 1);
+    Atomics.store(i, 0, seq + 1);
+  }
+
+  /** Reader side: up to `count` most recent entries, oldest first. */
+  recent(count: number): TrapRecord[] {
+    const total = this.total;
+    const n = Math.min(count, total, TRAP_LOG_ENTRIES);
+    const out: TrapRecord[] = [];
+    for (let seq = total - n; seq < total; seq++) {
+      const slot = seq % TRAP_LOG_ENTRIES;
+      const o = HDR + slot * I32_PER;
+      const i = this.i32;
+      if (Atomics.load(i, o) !== seq + 1) continue; // overwritten or half-written
+      const info = i[o + 3];
+      const f = slot * F64_PER;
+      const t0 = this.f64[f];
+      const tp = this.f64[f + 1];
+      const td = this.f64[f + 2];
+      out.push({
+        seq,
+        vcpu: i[o + 1],
+        ip: i[o + 2] >>> 0,
+        space: info & TrapInfo.MMIO ? 'mmio' : 'pio',
+        dir: info & TrapInfo.READ ? 'read' : 'write',
+        size: (info >>> 4) & 0xf,
+        addr: i[o + 4] >>> 0,
+        value: i[o + 5] >>> 0,
+        count: i[o + 6],
+        region: i[o + 7],
+        inCore: (info & TrapInfo.IN_CORE) !== 0,
+        failed: (info & TrapInfo.FAILED) !== 0,
+        time: t0,
+        pickupUs: tp ? (tp - t0) * 1000 : null,
+        serviceUs: tp && td ? (td - tp) * 1000 : null,
+        totalUs: td ? (td - t0) * 1000 : 0,
+      });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,953 @@
+// The vCPU thread: the hypervisor core's run loop. It owns the vCPU backends, the core IoBus
+// with the in-core platform devices (PIC, PIT, port 0x61: performance-critical, as in Xen)
+// and the RemoteRanges the device model announced, and the virtual clock the in-core devices
+// run on. It never returns to the event loop: commands arrive through a MessagePort that it
+// polls when the main thread bumps the MAIL word, so that a running guest pays nothing for them.
+//
+// One thread runs every vCPU of the VM round-robin (as QEMU's single-threaded TCG does), so
+// per-vCPU pause is a scheduling decision and the platform devices need no locks.
+
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { DeviceContext, DeviceModel, HostRequest, IrqLine, Timer } from '../../common/device.js';
+import { errorMessage } from '../../common/errors.js';
+import type { IoRegion } from '../../common/io.js';
+import { asPhys, asPort, hex } from '../../common/types.js';
+import { IoBus } from '../bus/IoBus.js';
+import { Condition } from '../debug/condition.js';
+import { Access, DebugTables } from '../debug/DebugTables.js';
+import { readRegister } from '../debug/registers.js';
+import { TrapInfo, TrapLog } from '../debug/TrapLog.js';
+import type { BreakpointDef, PendingIoreq, StopInfo } from '../debug/types.js';
+import { Hdr, IoreqViews, stamp } from '../ioreq/abi.js';
+import { IoreqClient } from '../ioreq/channel.js';
+import { RemoteRange, type ClientRef, type RangeAnnouncement } from '../ioreq/RemoteRange.js';
+import { GuestMemory } from '../memory/GuestMemory.js';
+import { I8254 } from '../platform/i8254.js';
+import { I8259Pair } from '../platform/i8259.js';
+import { Port61 } from '../platform/port61.js';
+import { createBackend } from './backends.js';
+import type { CpuState } from './CpuState.js';
+import type { RegionInfo, VcpuCommand, VcpuCommandBody, VcpuEvent, VcpuStats, VcpuThreadInit } from './protocol.js';
+import { ExitReason, IoDir, type VcpuBackend } from './VcpuBackend.js';
+
+/** Instructions per run() slice: bounds how long timers, IRQs and commands wait. */
+const SLICE = 20000;
+
+/** Messages from the device model to the core. */
+export type DmToCore =
+  | { t: 'map'; range: RangeAnnouncement }
+  | { t: 'unmap'; space: 'pio' | 'mmio'; base: number }
+  | { t: 'device-error'; device: string; message: string };
+
+// ---------------------------------------------------------------------------------------
+// The virtual clock: host time that stands still while every vCPU is stopped.
+// ---------------------------------------------------------------------------------------
+
+class CoreTimer implements Timer {
+  deadline = -1;
+  constructor(
+    private readonly _clock: VirtualClock,
+    readonly cb: () => void,
+  ) {}
+  setAt(ns: number): void {
+    this.deadline = ns;
+    this._clock.timers.add(this);
+  }
+  cancel(): void {
+    this.deadline = -1;
+    this._clock.timers.delete(this);
+  }
+  get pending(): boolean {
+    return this.deadline >= 0;
+  }
+}
+
+export class VirtualClock {
+  readonly timers = new Set<CoreTimer>();
+  private _offset = 0;
+  private _frozenAt: number | null = null;
+
+  private static _host(): number {
+    return performance.now() * 1e6;
+  }
+
+  now(): number {
+    return this._frozenAt ?? VirtualClock._host() - this._offset;
+  }
+  get frozen(): boolean {
+    return this._frozenAt !== null;
+  }
+  freeze(): void {
+    if (this._frozenAt === null) this._frozenAt = this.now();
+  }
+  thaw(): void {
+    if (this._frozenAt === null) return;
+    this._offset = VirtualClock._host() - this._frozenAt;
+    this._frozenAt = null;
+  }
+  createTimer(cb: () => void): Timer {
+    return new CoreTimer(this, cb);
+  }
+  /** Earliest deadline, or Infinity. */
+  nextDeadline(): number {
+    let d = Infinity;
+    for (const t of this.timers) if (t.deadline < d) d = t.deadline;
+    return d;
+  }
+  runDue(): void {
+    if (this.timers.size === 0) return;
+    const now = this.now();
+    for (;;) {
+      let due: CoreTimer | null = null;
+      for (const t of this.timers) if (t.deadline <= now && (!due || t.deadline < due.deadline)) due = t;
+      if (!due) return;
+      due.cancel();
+      due.cb();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+interface Vcpu {
+  index: number;
+  backend: VcpuBackend;
+  client: IoreqClient;
+  running: boolean;
+  halted: boolean;
+  /** The exit in backend.exit has not been delivered yet (stopped in front of it). */
+  pendingExit: ExitReason.IO | ExitReason.MMIO | null;
+  /** Interrupt acknowledged from the PIC but not yet delivered (step-trap stopped in front of it). */
+  pendingVector: number | null;
+  stepLeft: number;
+  stepTrap: boolean;
+  stop: StopInfo | null;
+  /** What setGuestDebug was last given (only changes are passed on). */
+  debugCfg: number;
+  /** finish: the stack pointer to climb above (-1 when not finishing). */
+  finishEsp: number;
+}
+
+/** Instructions `finish` single-steps at most before it gives up and stops. */
+const FINISH_LIMIT = 10_000_000;
+
+interface ArmedBreakpoint {
+  def: BreakpointDef;
+  cond: Condition | null;
+}
+
+export class VcpuThread {
+  readonly mem: GuestMemory;
+  readonly views: IoreqViews;
+  readonly hdr: Int32Array;
+  readonly clock = new VirtualClock();
+  readonly pio = new IoBus('pio');
+  readonly mmio = new IoBus('mmio');
+  readonly pic: I8259Pair;
+  readonly pit: I8254;
+  readonly port61: Port61;
+  readonly coreDevices: DeviceModel[];
+  readonly tables: DebugTables;
+  readonly trapLog: TrapLog;
+  readonly hits: Int32Array;
+  readonly vcpus: Vcpu[] = [];
+  private readonly _clientRef: ClientRef;
+  private readonly _regionIndex = new Map<IoRegion, number>();
+  private _regionInfo: RegionInfo[] = [];
+  private _breakpoints = new Map<number, ArmedBreakpoint>();
+  private _mailSeen = 0;
+  private _ctlSeen = 0;
+  private _irqSeen = 0;
+  private _daemonLevels = 0;
+  private _coreLevels = 0;
+  private _quit = false;
+  private _traps = 0;
+  private _lastDeviceError: { device: string; message: string } | null = null;
+
+  constructor(
+    readonly init: VcpuThreadInit,
+    private readonly _main: MessagePort,
+    private readonly _dm: MessagePort,
+  ) {
+    this.mem = GuestMemory.attach(init.mem);
+    this.views = new IoreqViews(init.ioreq, init.vcpus);
+    this.hdr = this.views.hdr;
+    this.tables = new DebugTables(init.debug);
+    this.trapLog = new TrapLog(init.trapLog);
+    this.hits = new Int32Array(init.hits);
+    const ctx = this._deviceContext();
+    this.pic = new I8259Pair('pic', init.platform.pic, ctx);
+    this.pit = new I8254('pit', init.platform.pit, ctx);
+    this.port61 = new Port61('port61', init.platform.port61, ctx, this.pit);
+    this.coreDevices = [this.pic, this.pit, this.port61];
+    for (const d of this.coreDevices) {
+      for (const { region, base } of d.regions()) {
+        if (region.space === 'pio') this.pio.map(region, asPort(base));
+        else this.mmio.map(region, asPhys(base));
+      }
+    }
+    const kick = new Int32Array(init.ioreq, Hdr.KICK * 4, 1);
+    for (let i = 0; i < init.vcpus; i++) {
+      const backend = createBackend(this.mem, kick, this.tables);
+      this.vcpus.push({
+        index: i, backend, client: new IoreqClient(this.views, i), running: false, halted: i !== 0,
+        pendingExit: null, pendingVector: null, stepLeft: 0, stepTrap: false, stop: null, debugCfg: -1, finishEsp: -1,
+      });
+    }
+    this._clientRef = { current: this.vcpus[0].client };
+    this._resetCpus();
+    this._publishRegions();
+  }
+
+  private _deviceContext(): DeviceContext {
+    const irq = (n: number): IrqLine => ({
+      set: (level: boolean) => {
+        const bit = 1 << n;
+        this._coreLevels = level ? this._coreLevels | bit : this._coreLevels & ~bit;
+        this.pic.setIrq(n, level || (this._daemonLevels & bit) !== 0);
+      },
+    });
+    return {
+      now: () => this.clock.now(),
+      createTimer: (cb) => this.clock.createTimer(cb),
+      irq,
+      dma: { read: (a, b) => void this.mem.read(a, b), write: (a, b) => void this.mem.write(a, b) },
+      request: (r: HostRequest) => this._emit({ t: 'fatal', message: `core device asked for ${r.kind}, which the core does not do` }),
+      event: () => undefined,
+    };
+  }
+
+  private _emit(e: VcpuEvent): void {
+    this._main.postMessage(e);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // The loop
+  // -------------------------------------------------------------------------------------
+
+  run(): void {
+    this._emit({ t: 'ready' });
+    if (!this.init.startPaused) this._resume(undefined, true);
+    else {
+      this.clock.freeze();
+      for (const v of this.vcpus) v.stop = { vcpu: v.index, reason: 'pause', text: 'paused (-S)' };
+    }
+    while (!this._quit) {
+      this._service();
+      if (this._quit) break;
+      const v = this._runnable();
+      if (!v) {
+        this._sleep();
+        continue;
+      }
+      this._clientRef.current = v.client;
+      try {
+        this._slice(v);
+      } catch (e) {
+        this._stop(v, { vcpu: v.index, reason: 'internal-error', message: errorMessage(e), text: `internal error: ${errorMessage(e)}` });
+      }
+    }
+  }
+
+  private _rr = 0;
+  private _runnable(): Vcpu | null {
+    const n = this.vcpus.length;
+    for (let k = 0; k < n; k++) {
+      const v = this.vcpus[(this._rr + k) % n];
+      if (!v.running) continue;
+      if (v.halted && !(this._intrDeliverable(v))) continue;
+      this._rr = (v.index + 1) % n;
+      return v;
+    }
+    return null;
+  }
+
+  private _intrDeliverable(v: Vcpu): boolean {
+    return v.index === 0 && (v.pendingVector !== null || (this.pic.intr && v.backend.interruptible));
+  }
+
+  /** Timers, IRQ lines, commands from the machine and ranges from the device model. */
+  private _service(): void {
+    this.clock.runDue();
+    const hdr = this.hdr;
+    const irqSeq = Atomics.load(hdr, Hdr.IRQ_SEQ);
+    if (irqSeq !== this._irqSeen) {
+      this._irqSeen = irqSeq;
+      const levels = Atomics.load(hdr, Hdr.IRQ_LEVELS);
+      const changed = levels ^ this._daemonLevels;
+      this._daemonLevels = levels;
+      for (let n = 0; n < 16; n++) {
+        if (changed & (1 << n)) this.pic.setIrq(n, ((levels | this._coreLevels) & (1 << n)) !== 0);
+      }
+    }
+    if (Atomics.load(hdr, Hdr.CTL_SEQ) !== this._ctlSeen) this._drainDm();
+    const mail = Atomics.load(hdr, Hdr.MAIL);
+    if (mail !== this._mailSeen) {
+      this._mailSeen = mail;
+      for (;;) {
+        const m = receiveMessageOnPort(this._main);
+        if (!m) break;
+        this._command(m.message as VcpuCommand);
+      }
+    }
+  }
+
+  private _drainDm(): void {
+    this._ctlSeen = Atomics.load(this.hdr, Hdr.CTL_SEQ);
+    let changed = false;
+    for (;;) {
+      const m = receiveMessageOnPort(this._dm);
+      if (!m) break;
+      const msg = m.message as DmToCore;
+      if (msg.t === 'map') {
+        const r = new RemoteRange(msg.range, this._clientRef);
+        if (r.space === 'pio') this.pio.map(r, asPort(msg.range.base));
+        else this.mmio.map(r, asPhys(msg.range.base));
+        changed = true;
+      } else if (msg.t === 'unmap') {
+        if (msg.space === 'pio') this.pio.unmap(asPort(msg.base));
+        else this.mmio.unmap(asPhys(msg.base));
+        changed = true;
+      } else if (msg.t === 'device-error') {
+        this._lastDeviceError = { device: msg.device, message: msg.message };
+      }
+    }
+    if (changed) this._publishRegions();
+  }
+
+  private _publishRegions(): void {
+    this._regionIndex.clear();
+    const list: RegionInfo[] = [];
+    for (const bus of [this.pio, this.mmio] as IoBus<'pio' | 'mmio'>[]) {
+      for (const { region, base } of bus.regions) {
+        const index = list.length;
+        this._regionIndex.set(region, index);
+        let registers: [string | null, string | null][] | undefined;
+        if (region instanceof RemoteRange) registers = region.announcement.registers;
+        else if (region.registerName && region.size <= 256) {
+          registers = [];
+          for (let o = 0; o < region.size; o++) {
+            registers.push([region.registerName(o, 'read') ?? null, region.registerName(o, 'write') ?? null]);
+          }
+        }
+        list.push({
+          index, name: region.name, space: region.space, base, size: region.size,
+          inCore: !(region instanceof RemoteRange), posted: region.posted ?? false, registers,
+        });
+      }
+    }
+    this._regionInfo = list;
+    this._emit({ t: 'regions', list });
+  }
+
+  /** Nothing to run: sleep until an IRQ, a command or the next in-core timer. */
+  private _sleep(): void {
+    const anyRunning = this.vcpus.some((v) => v.running);
+    let timeoutMs = Infinity;
+    if (anyRunning) {
+      const d = this.clock.nextDeadline();
+      if (d !== Infinity) timeoutMs = Math.max(0, (d - this.clock.now()) / 1e6);
+    }
+    const wake = Atomics.load(this.hdr, Hdr.VCPU_WAKE);
+    // Anything that arrived since the last look means no sleep at all.
+    if (
+      Atomics.load(this.hdr, Hdr.MAIL) !== this._mailSeen ||
+      Atomics.load(this.hdr, Hdr.IRQ_SEQ) !== this._irqSeen ||
+      Atomics.load(this.hdr, Hdr.CTL_SEQ) !== this._ctlSeen
+    ) return;
+    if (timeoutMs > 0) Atomics.wait(this.hdr, Hdr.VCPU_WAKE, wake, timeoutMs === Infinity ? undefined : timeoutMs);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // One slice of one vCPU
+  // -------------------------------------------------------------------------------------
+
+  private _slice(v: Vcpu): void {
+    const b = v.backend;
+    if (v.pendingExit !== null) {
+      // Resumed in front of a trap: it goes to the device now.
+      this._deliver(v, null);
+      return;
+    }
+    if (v.index === 0) {
+      if (v.pendingVector !== null) {
+        b.injectInterrupt(v.pendingVector);
+        v.pendingVector = null;
+        v.halted = false;
+      } else if (this.pic.intr) {
+        if (b.interruptible) {
+          const vector = this.pic.acknowledge();
+          if (v.stepTrap || (this.tables.vectorCount !== 0 && this.tables.vectorArmed(vector) && this._vectorBreak(v, vector))) {
+            v.pendingVector = vector;
+            if (v.stepTrap) this._stopTrap(v, { reason: 'step-trap', vector, text: `step-trap: interrupt ${hex(vector, 2)} about to be delivered` });
+            return;
+          }
+          b.injectInterrupt(vector);
+          v.halted = false;
+        } else b.setInterruptWindow(true);
+      }
+    }
+    if (v.halted) return;
+    const single = v.stepLeft > 0;
+    const cfg = (single ? 1 : 0) | (v.stepTrap ? 2 : 0);
+    if (cfg !== v.debugCfg) {
+      b.setGuestDebug({ singleStep: single, catchAllVectors: v.stepTrap });
+      v.debugCfg = cfg;
+    }
+    const reason = b.run(single ? 1 : SLICE);
+    switch (reason) {
+      case ExitReason.IO:
+      case ExitReason.MMIO:
+        this._trap(v, reason);
+        break;
+      case ExitReason.HLT:
+        v.halted = true;
+        if (single) this._stepped(v);
+        break;
+      case ExitReason.IRQ_WINDOW:
+        b.setInterruptWindow(false);
+        break;
+      case ExitReason.INTR:
+        Atomics.store(this.hdr, Hdr.KICK, 0);
+        break;
+      case ExitReason.DEBUG:
+        this._debugExit(v);
+        break;
+      case ExitReason.SHUTDOWN: {
+        const s = b.getState();
+        const msg = `guest triple-faulted at ${hex(s.cs.selector, 4)}:${hex(s.eip, 8)} (linear ${hex(s.cs.base + s.eip, 8)}); the VM is stopped`;
+        this._stopAll(v, { vcpu: v.index, reason: 'triple-fault', message: msg, text: msg });
+        break;
+      }
+      case ExitReason.INTERNAL_ERROR:
+        this._stopAll(v, { vcpu: v.index, reason: 'internal-error', message: b.exit.message, text: `CPU internal error: ${b.exit.message}` });
+        break;
+      default:
+        break;
+    }
+  }
+
+  private _stepped(v: Vcpu): void {
+    if (v.finishEsp >= 0 && v.stepLeft > 0) {
+      // finish: a return has executed once the stack pointer climbed above where it was.
+      const s = v.backend.getState();
+      const esp = (s.ss.attr & 0x4000 ? s.esp : s.esp & 0xffff) >>> 0;
+      const start = (s.ss.attr & 0x4000 ? v.finishEsp : v.finishEsp & 0xffff) >>> 0;
+      if (esp > start && this._lastWasReturn) {
+        v.finishEsp = -1;
+        v.stepLeft = 0;
+        this._stop(v, { vcpu: v.index, reason: 'step', addr: (s.cs.base + s.eip) >>> 0, text: `finish: returned to ${hex(s.cs.selector, 4)}:${hex(s.eip, 8)}` });
+        return;
+      }
+      this._lastWasReturn = this._atReturn(v);
+      if (--v.stepLeft === 0) {
+        v.finishEsp = -1;
+        this._stop(v, { vcpu: v.index, reason: 'step', addr: (s.cs.base + s.eip) >>> 0, text: `finish: no return within ${FINISH_LIMIT} instructions` });
+      }
+      return;
+    }
+    if (v.stepLeft > 0 && --v.stepLeft === 0) {
+      const s = v.backend.getState();
+      this._stop(v, { vcpu: v.index, reason: 'step', addr: (s.cs.base + s.eip) >>> 0, text: `step: ${hex(s.cs.selector, 4)}:${hex(s.eip, 8)}` });
+    }
+  }
+
+  private _lastWasReturn = false;
+
+  /** Is the instruction at CS:EIP a return (RET, RET imm, RETF, IRET), after prefixes? */
+  private _atReturn(v: Vcpu): boolean {
+    const s = v.backend.getState();
+    for (let i = 0; i < 15; i++) {
+      const lin = (s.cs.base + ((s.eip + i) & (s.cs.attr & 0x4000 ? 0xffffffff : 0xffff))) >>> 0;
+      const t = v.backend.translate(lin, false, false);
+      if (!t.ok) return false;
+      const b = new Uint8Array(1);
+      this.mem.read(t.phys, b);
+      const op = b[0];
+      if ([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3].includes(op)) continue;
+      return op === 0xc3 || op === 0xc2 || op === 0xcb || op === 0xca || op === 0xcf;
+    }
+    return false;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Traps: port I/O and MMIO
+  // -------------------------------------------------------------------------------------
+
+  private _trap(v: Vcpu, reason: ExitReason.IO | ExitReason.MMIO): void {
+    const pio = reason === ExitReason.IO;
+    if (v.stepTrap) {
+      v.pendingExit = reason;
+      this._stopTrap(v, { reason: 'step-trap', text: '' });
+      return;
+    }
+    if (pio ? this.tables.ioCount !== 0 : this.tables.mmioCount !== 0) {
+      const id = this._trapBreak(v, pio);
+      if (id !== 0) {
+        v.pendingExit = reason;
+        this._stopTrap(v, { reason: pio ? 'io-breakpoint' : 'mmio-breakpoint', breakpoint: id, text: '' });
+        return;
+      }
+    }
+    v.pendingExit = reason;
+    this._deliver(v, null);
+  }
+
+  /** Which armed I/O or MMIO breakpoint (if any) stops this access: 0 for none. */
+  private _trapBreak(v: Vcpu, pio: boolean): number {
+    const ex = v.backend.exit;
+    const write = ex.dir === IoDir.WRITE;
+    if (pio) {
+      let armed = false;
+      for (let p = ex.addr; p < ex.addr + ex.size; p++) if (this.tables.ioArmed(p & 0xffff)) armed = true;
+      if (!armed) return 0;
+    } else if (this.tables.mmioHit(ex.addr, ex.size, write ? Access.WRITE : Access.READ) === 0) return 0;
+    for (const bp of this._breakpoints.values()) {
+      const d = bp.def;
+      if (d.type !== (pio ? 'io' : 'mmio') || !d.enabled) continue;
+      if (ex.addr + ex.size - 1 < d.addr || ex.addr > d.end) continue;
+      if ((d.access === 'r' && write) || (d.access === 'w' && !write)) continue;
+      if (this._crossing(v, bp, (n) => {
+        switch (n) {
+          case 'value': return write ? ex.value() & (ex.size === 4 ? 0xffffffff : (1 << (ex.size * 8)) - 1) : undefined;
+          case 'port': return pio ? ex.addr : undefined;
+          case 'addr': return ex.addr;
+          case 'size': return ex.size;
+          case 'write': return write ? 1 : 0;
+        }
+        return undefined;
+      })) return d.id;
+    }
+    return 0;
+  }
+
+  private _vectorBreak(v: Vcpu, vector: number): boolean {
+    for (const bp of this._breakpoints.values()) {
+      const d = bp.def;
+      if (d.type !== 'interrupt' || !d.enabled || vector < d.addr || vector > d.end) continue;
+      if (this._crossing(v, bp, (n) => (n === 'vector' ? vector : undefined))) {
+        this._stopTrap(v, { reason: 'interrupt', breakpoint: d.id, vector, text: `interrupt breakpoint ${d.id}: vector ${hex(vector, 2)}` });
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A breakpoint's address matched: apply its vCPU filter, condition, hit and ignore counts
+   * (gdb's order: a crossing whose condition is false does not count). True = stop here.
+   */
+  private _crossing(v: Vcpu, bp: ArmedBreakpoint, vars: (n: string) => number | undefined): boolean {
+    const d = bp.def;
+    if (d.vcpu !== undefined && d.vcpu !== v.index) return false;
+    if (bp.cond) {
+      let state: CpuState | null = null;
+      const lookup = (n: string): number | undefined => {
+        if (n.startsWith('$')) {
+          state ??= v.backend.getState();
+          return readRegister(state, n.slice(1));
+        }
+        return vars(n);
+      };
+      try {
+        if (!bp.cond.test(lookup)) return false;
+      } catch {
+        // A condition that cannot be evaluated here stops, as gdb does, so it is noticed.
+      }
+    }
+    Atomics.add(this.hits, d.id, 1);
+    if (d.ignore > 0) {
+      d.ignore--;
+      return false;
+    }
+    if (d.temporary) {
+      d.enabled = false;
+      this._emit({ t: 'temporary-hit', id: d.id });
+    }
+    return true;
+  }
+
+  /** The pending request of a stopped vCPU, as the user sees it. */
+  private _pending(v: Vcpu): PendingIoreq | undefined {
+    if (v.pendingExit === null) return undefined;
+    const ex = v.backend.exit;
+    const pio = v.pendingExit === ExitReason.IO;
+    const hit = (pio ? this.pio : this.mmio).find(ex.addr);
+    const write = ex.dir === IoDir.WRITE;
+    const reg = hit?.region.registerName?.(ex.addr - hit.base, write ? 'write' : 'read') ?? null;
+    const mask = ex.size === 4 ? 0xffffffff : (1 << (ex.size * 8)) - 1;
+    return {
+      space: pio ? 'pio' : 'mmio', addr: ex.addr, size: ex.size, dir: write ? 'write' : 'read',
+      value: write ? (ex.value() & mask) >>> 0 : null, count: ex.count,
+      device: hit?.region.name ?? null, register: reg,
+    };
+  }
+
+  /**
+   * Delivers the pending trap to its device (or, with `answer`, answers a read without it)
+   * and completes the instruction.
+   */
+  private _deliver(v: Vcpu, override: { answer?: number; skip?: boolean } | null): void {
+    const kind = v.pendingExit!;
+    v.pendingExit = null;
+    const b = v.backend;
+    const ex = b.exit;
+    const pio = kind === ExitReason.IO;
+    const bus = (pio ? this.pio : this.mmio) as IoBus<'pio' | 'mmio'>;
+    const hit = bus.find(ex.addr);
+    const remote = hit !== null && hit.region instanceof RemoteRange;
+    const read = ex.dir === IoDir.READ;
+    const t0 = stamp();
+    let value = 0;
+    let info = (pio ? 0 : TrapInfo.MMIO) | (read ? TrapInfo.READ : 0) | (ex.size << 4) | (remote ? 0 : TrapInfo.IN_CORE);
+    if (override?.answer !== undefined || override?.skip) {
+      // Fault injection / skip: the device never sees it. A skipped read floats high.
+      const mask = ex.size === 4 ? 0xffffffff : (1 << (ex.size * 8)) - 1;
+      value = override.answer !== undefined ? override.answer & mask : mask;
+      if (read) for (let i = 0; i < ex.count; i++) for (let k = 0; k < ex.size; k++) ex.data[i * ex.size + k] = (value >>> (8 * k)) & 0xff;
+      info |= TrapInfo.STOPPED;
+    } else if (read) {
+      if (ex.count === 1) {
+        value = bus.read(ex.addr as never, ex.size);
+        ex.setValue(value);
+      } else bus.readRep(ex.addr as never, ex.size, ex.count, ex.data);
+    } else {
+      value = ex.value();
+      if (ex.count === 1) bus.write(ex.addr as never, ex.size, value);
+      else bus.writeRep(ex.addr as never, ex.size, ex.count, ex.data);
+    }
+    const failed = remote && v.client.lastFailed && override === null;
+    if (failed) info |= TrapInfo.FAILED;
+    const h = v.client.hops;
+    const region = hit ? this._regionIndex.get(hit.region) ?? -1 : -1;
+    if (remote && override === null) this.trapLog.record(v.index, ex.ip, info, ex.addr, value, ex.count, region, h.submit, h.pickup, h.done);
+    else this.trapLog.record(v.index, ex.ip, info, ex.addr, value, ex.count, region, t0, 0, stamp());
+    this._traps++;
+    b.completeIo();
+    if (failed) {
+      this._drainDm();
+      const e = this._lastDeviceError;
+      const msg = e ? `device ${e.device} failed: ${e.message}` : `device ${hit?.region.name ?? '?'} failed`;
+      this._stopAll(v, { vcpu: v.index, reason: 'device-error', message: msg, text: `${msg}; the VM is stopped` });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Debug exits from the backend
+  // -------------------------------------------------------------------------------------
+
+  private _debugExit(v: Vcpu): void {
+    const ex = v.backend.exit;
+    switch (ex.debug) {
+      case 'step':
+        this._stepped(v);
+        return;
+      case 'breakpoint': {
+        const id = this.tables.execAt(ex.debugAddr);
+        const bp = this._breakpoints.get(id);
+        if (bp && bp.def.enabled && this._crossing(v, bp, (n) => (n === 'addr' ? ex.debugAddr : undefined))) {
+          this._stop(v, { vcpu: v.index, reason: 'breakpoint', breakpoint: id, addr: ex.debugAddr, text: `breakpoint ${id} at ${hex(ex.debugAddr, 8)}` });
+        } else v.backend.skipBreakpointOnce();
+        return;
+      }
+      case 'watch': {
+        const access = ex.watchWrite ? Access.WRITE : Access.READ;
+        for (const bp of this._breakpoints.values()) {
+          const d = bp.def;
+          if (d.type !== 'watch' || !d.enabled) continue;
+          if (ex.debugAddr + ex.watchSize - 1 < d.addr || ex.debugAddr > d.end) continue;
+          if ((d.access === 'r' && access === Access.WRITE) || (d.access === 'w' && access === Access.READ)) continue;
+          if (this._crossing(v, bp, (n) => (n === 'addr' ? ex.debugAddr : n === 'size' ? ex.watchSize : n === 'write' ? +ex.watchWrite : undefined))) {
+            this._stop(v, {
+              vcpu: v.index, reason: 'watchpoint', breakpoint: d.id, addr: ex.debugAddr, size: ex.watchSize, write: ex.watchWrite,
+              text: `watchpoint ${d.id}: ${ex.watchWrite ? 'write' : 'read'} of ${ex.watchSize} bytes at ${hex(ex.debugAddr, 8)}`,
+            });
+            return;
+          }
+        }
+        if (v.stepLeft > 0) this._stepped(v);
+        return;
+      }
+      case 'vector': {
+        if (v.stepTrap) {
+          this._stopTrap(v, { reason: 'step-trap', vector: ex.vector, errorCode: ex.errorCode, text: '' });
+          return;
+        }
+        if (this._vectorBreak(v, ex.vector)) return;
+        return;
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Stopping and resuming
+  // -------------------------------------------------------------------------------------
+
+  private _describeTrap(p: PendingIoreq): string {
+    const what = p.space === 'pio'
+      ? `${p.dir === 'read' ? 'in' : 'out'}${p.size === 1 ? 'b' : p.size === 2 ? 'w' : 'l'} ${hex(p.addr, 4)}`
+      : `${p.dir} ${p.size} bytes at ${hex(p.addr, 8)}`;
+    const dev = p.device ? ` (${p.device}${p.register ? ' ' + p.register : ''})` : ' (unassigned)';
+    const val = p.value !== null ? ` <- ${hex(p.value, p.size * 2)}` : '';
+    const rep = p.count > 1 ? ` ×${p.count}` : '';
+    return what + dev + val + rep;
+  }
+
+  /** Stop in front of a trap (I/O, MMIO, interrupt or exception delivery). */
+  private _stopTrap(v: Vcpu, s: Omit<StopInfo, 'vcpu'>): void {
+    const info: StopInfo = { vcpu: v.index, ...s };
+    info.ioreq = this._pending(v);
+    if (v.stepTrap) v.stepTrap = false;
+    const label = s.reason === 'step-trap' ? 'step-trap' : s.breakpoint !== undefined ? `${s.reason} ${s.breakpoint}` : s.reason;
+    if (info.ioreq) info.text = `${label}: ${this._describeTrap(info.ioreq)}`;
+    else if (s.vector !== undefined && !s.text) info.text = `${label}: vector ${hex(s.vector, 2)}${s.errorCode !== undefined && s.errorCode >= 0 ? ` error code ${hex(s.errorCode)}` : ''} about to be delivered`;
+    if (v.pendingExit !== null) info.addr = v.backend.exit.ip;
+    this._stop(v, info);
+  }
+
+  /** All-stop: the vCPU that hit something stops, and so do the others. */
+  private _stop(v: Vcpu, info: StopInfo): void {
+    v.stepLeft = 0;
+    v.finishEsp = -1;
+    v.stepTrap = false;
+    v.stop = info;
+    const wasRunning = this.vcpus.filter((x) => x.running);
+    for (const x of wasRunning) x.running = false;
+    for (const x of wasRunning) {
+      if (x !== v) x.stop = { vcpu: x.index, reason: 'pause', text: `paused because vCPU ${v.index} stopped` };
+    }
+    this.clock.freeze();
+    this._emit({ t: 'stop', info });
+  }
+
+  private _stopAll(v: Vcpu, info: StopInfo): void {
+    this._stop(v, info);
+  }
+
+  private _resume(which: number | undefined, quiet = false): void {
+    for (const v of this.vcpus) {
+      if (which !== undefined && v.index !== which) continue;
+      if (v.stop?.reason === 'triple-fault' || v.stop?.reason === 'device-error' || v.stop?.reason === 'internal-error') {
+        throw new Error(`vCPU ${v.index} cannot continue after ${v.stop.reason.replace('-', ' ')}; use system_reset`);
+      }
+      v.running = true;
+      v.stop = null;
+      if (!quiet) this._emit({ t: 'resume', vcpu: v.index });
+    }
+    this.clock.thaw();
+  }
+
+  private _pause(which: number | undefined, quiet: boolean): void {
+    const targets = this.vcpus.filter((v) => v.running && (which === undefined || v.index === which));
+    for (const v of targets) {
+      v.running = false;
+      v.stop = { vcpu: v.index, reason: 'pause', text: 'paused' };
+      if (!quiet) this._emit({ t: 'stop', info: v.stop });
+    }
+    if (!this.vcpus.some((v) => v.running)) this.clock.freeze();
+  }
+
+  private _resetCpus(): void {
+    for (const v of this.vcpus) {
+      v.backend.reset();
+      if (v.index === 0 && this.init.boot) v.backend.setState({ ...v.backend.getState(), ...this.init.boot });
+      v.halted = v.index !== 0;
+      v.pendingExit = null;
+      v.pendingVector = null;
+      v.stepLeft = 0;
+      v.stepTrap = false;
+      if (v.stop && v.stop.reason !== 'pause') v.stop = { vcpu: v.index, reason: 'pause', text: 'paused' };
+    }
+    for (const d of this.coreDevices) d.reset();
+    this._daemonLevels = 0;
+    this._coreLevels = 0;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Commands
+  // -------------------------------------------------------------------------------------
+
+  private _vcpu(i: number | undefined): Vcpu {
+    const v = this.vcpus[i ?? 0];
+    if (!v) throw new Error(`there is no vCPU ${i}; this VM has ${this.vcpus.length}`);
+    return v;
+  }
+
+  private _command(cmd: VcpuCommand): void {
+    try {
+      const result = this._execute(cmd);
+      this._emit({ t: 'reply', rid: cmd.rid, ok: true, result: result ?? null });
+    } catch (e) {
+      this._emit({ t: 'reply', rid: cmd.rid, ok: false, error: errorMessage(e) });
+    }
+  }
+
+  private _execute(cmd: VcpuCommandBody): unknown {
+    switch (cmd.t) {
+      case 'pause':
+        this._pause(cmd.vcpu, cmd.quiet ?? false);
+        return null;
+      case 'cont':
+        this._resume(cmd.vcpu, cmd.quiet ?? false);
+        return null;
+      case 'step': {
+        const v = this._vcpu(cmd.vcpu);
+        if (v.running) throw new Error(`vCPU ${v.index} is running; stop it first`);
+        this._resumeFor(v);
+        v.stepLeft = Math.max(1, cmd.count);
+        return null;
+      }
+      case 'step-trap': {
+        const v = this._vcpu(cmd.vcpu);
+        if (v.running) throw new Error(`vCPU ${v.index} is running; stop it first`);
+        this._resumeFor(v);
+        v.stepTrap = true;
+        return null;
+      }
+      case 'get-state': {
+        const v = this._vcpu(cmd.vcpu);
+        return { state: v.backend.getState(), stop: v.stop, running: v.running, halted: v.halted, pending: this._pending(v) ?? null };
+      }
+      case 'set-state': {
+        const v = this._vcpu(cmd.vcpu);
+        if (v.running) throw new Error(`vCPU ${v.index} is running; stop it before writing registers`);
+        v.backend.setState(cmd.state);
+        return null;
+      }
+      case 'ioreq': {
+        const v = this._vcpu(cmd.vcpu);
+        if (v.running || v.pendingExit === null) throw new Error(`vCPU ${v.index} is not stopped at an I/O or MMIO request`);
+        const ex = v.backend.exit;
+        const read = ex.dir === IoDir.READ;
+        switch (cmd.action) {
+          case 'let':
+            this._clientRef.current = v.client;
+            this._deliver(v, null);
+            break;
+          case 'set':
+            if (read) throw new Error('the pending request is a read; use answer to give its value');
+            if (cmd.value === undefined) throw new Error('ioreq set needs a value');
+            if (ex.count > 1) throw new Error('cannot change the data of a string I/O request');
+            ex.setValue(cmd.value);
+            if (v.stop) v.stop.ioreq = this._pending(v);
+            return this._pending(v);
+          case 'answer':
+            if (!read) throw new Error('the pending request is a write; use set to change its value, or skip');
+            if (cmd.value === undefined) throw new Error('ioreq answer needs a value');
+            this._deliver(v, { answer: cmd.value });
+            break;
+          case 'skip':
+            this._deliver(v, { skip: true });
+            break;
+        }
+        if (v.stop) v.stop.ioreq = undefined;
+        return null;
+      }
+      case 'breakpoints': {
+        const next = new Map<number, ArmedBreakpoint>();
+        for (const def of cmd.list) {
+          const prev = this._breakpoints.get(def.id);
+          next.set(def.id, { def, cond: def.condition ? prev?.cond?.source === def.condition ? prev.cond : new Condition(def.condition) : null });
+        }
+        this._breakpoints = next;
+        return null;
+      }
+      case 'translate': {
+        const v = this._vcpu(cmd.vcpu);
+        return v.backend.translate(cmd.addr >>> 0, cmd.write, false);
+      }
+      case 'reset': {
+        const running = this.vcpus.map((v) => v.running);
+        this._resetCpus();
+        this.vcpus.forEach((v, i) => (v.running = running[i]));
+        return null;
+      }
+      case 'inspect': {
+        const d = this.coreDevices.find((x) => x.id === cmd.id);
+        if (!d) throw new Error(`no in-core device ${cmd.id}`);
+        return d.inspect();
+      }
+      case 'snapshot':
+        return {
+          devices: Object.fromEntries(this.coreDevices.map((d) => [d.id, d.snapshot()])),
+          cpus: this.vcpus.map((v) => v.backend.getState()),
+        };
+      case 'restore':
+        for (const d of this.coreDevices) if (cmd.devices[d.id]) d.restore(cmd.devices[d.id]);
+        cmd.cpus.forEach((s, i) => this._vcpu(i).backend.setState(s));
+        return null;
+      case 'stats': {
+        const s: VcpuStats = {
+          icount: this.vcpus.map((v) => v.backend.icount),
+          traps: this.trapLog.total,
+          running: this.vcpus.map((v) => v.running),
+          halted: this.vcpus.map((v) => v.halted),
+          clock: this.clock.now(),
+        };
+        return s;
+      }
+      case 'io': {
+        const bus = (cmd.space === 'pio' ? this.pio : this.mmio) as IoBus<'pio' | 'mmio'>;
+        this._clientRef.current = this.vcpus[0].client;
+        if (this.vcpus[0].client && Atomics.load(this.views.slots[0], 0) !== 0) throw new Error('the ioreq slot is busy; try again');
+        const t0 = stamp();
+        const hit = bus.find(cmd.addr);
+        const region = hit ? this._regionIndex.get(hit.region) ?? -1 : -1;
+        let value = cmd.value >>> 0;
+        if (cmd.write) bus.write(cmd.addr as never, cmd.size, value);
+        else value = bus.read(cmd.addr as never, cmd.size);
+        const info = (cmd.space === 'mmio' ? TrapInfo.MMIO : 0) | (cmd.write ? 0 : TrapInfo.READ) | (cmd.size << 4) | TrapInfo.IN_CORE;
+        this.trapLog.record(-1, 0, info, cmd.addr, value, 1, region, t0, 0, stamp());
+        return { value };
+      }
+      case 'finish': {
+        const v = this._vcpu(cmd.vcpu);
+        if (v.running) throw new Error(`vCPU ${v.index} is running; stop it first`);
+        this._resumeFor(v);
+        v.finishEsp = v.backend.getState().esp >>> 0;
+        v.stepLeft = FINISH_LIMIT;
+        this._lastWasReturn = this._atReturn(v);
+        return null;
+      }
+      case 'fail': {
+        const v = this.vcpus.find((x) => x.running) ?? this.vcpus[0];
+        if (v.stop && v.stop.reason === cmd.reason) return null;
+        this._stop(v, { vcpu: v.index, reason: cmd.reason, message: cmd.message, text: `${cmd.message}; the VM is stopped` });
+        return null;
+      }
+      case 'quit':
+        this._quit = true;
+        return null;
+    }
+  }
+
+  /** Step and step-trap run one stopped vCPU without announcing a resume. */
+  private _resumeFor(v: Vcpu): void {
+    if (v.stop?.reason === 'triple-fault' || v.stop?.reason === 'device-error' || v.stop?.reason === 'internal-error') {
+      throw new Error(`vCPU ${v.index} cannot run after ${v.stop.reason.replace('-', ' ')}; use system_reset`);
+    }
+    v.running = true;
+    v.stop = null;
+    this.clock.thaw();
+  }
+
+  get regionInfo(): readonly RegionInfo[] {
+    return this._regionInfo;
+  }
+
+  get traps(): number {
+    return this._traps;
+  }
+}
+
+/** Entry for the worker: `workerData` carries the init and two ports. */
+export function runVcpuThread(init: VcpuThreadInit, main: MessagePort, dm: MessagePort): void {
+  let t: VcpuThread;
+  try {
+    t = new VcpuThread(init, main, dm);
+  } catch (e) {
+    main.postMessage({ t: 'fatal', message: `vCPU thread failed to start: ${errorMessage(e)}` } satisfies VcpuEvent);
+    return;
+  }
+  t.run();
+}

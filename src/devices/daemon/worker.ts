@@ -1,0 +1,70 @@
+// The device-model worker's entry point: builds the DeviceHost, answers the machine's
+// commands, and serves ioreqs until told to quit.
+
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { errorMessage } from '../../common/errors.js';
+import { DeviceHost } from './DeviceHost.js';
+import type { DaemonCommand, DaemonCommandBody, DaemonEvent, DaemonInit } from './protocol.js';
+
+const { init, core } = workerData as { init: DaemonInit; core: MessagePort };
+const main = parentPort!;
+const emit = (e: DaemonEvent): void => main.postMessage(e);
+
+let host: DeviceHost;
+try {
+  host = new DeviceHost(init, main, core);
+} catch (e) {
+  emit({ t: 'fatal', message: errorMessage(e) });
+  process.exit(1);
+}
+
+function execute(cmd: DaemonCommandBody): unknown {
+  switch (cmd.t) {
+    case 'list':
+      return host.listing();
+    case 'inspect':
+      return host.device(cmd.id).model.inspect();
+    case 'reset':
+      host.resetAll();
+      return null;
+    case 'snapshot':
+      return Object.fromEntries([...host.devices].map(([id, d]) => [id, d.model.snapshot()]));
+    case 'restore':
+      for (const [id, s] of Object.entries(cmd.devices)) host.device(id).model.restore(s);
+      return null;
+    case 'input':
+      host.inject(cmd.id, cmd.data);
+      return null;
+    case 'keys': {
+      const kbd = host.device(cmd.id).model as unknown as { typeText?(t: string): void };
+      if (!kbd.typeText) throw new Error(`device ${cmd.id} is not a keyboard`);
+      kbd.typeText(cmd.text);
+      return null;
+    }
+    case 'screen': {
+      const vga = host.device(cmd.id).model as unknown as { screen?(): object; dirty?: number };
+      if (!vga.screen) throw new Error(`device ${cmd.id} has no screen`);
+      return { ...vga.screen(), generation: vga.dirty ?? 0 };
+    }
+    case 'quit':
+      host.shutdown();
+      return null;
+  }
+}
+
+main.on('message', (cmd: DaemonCommand) => {
+  try {
+    emit({ t: 'reply', rid: cmd.rid, ok: true, result: execute(cmd) ?? null });
+  } catch (e) {
+    emit({ t: 'reply', rid: cmd.rid, ok: false, error: errorMessage(e) });
+  }
+});
+
+emit({ t: 'ready' });
+try {
+  await host.serve();
+} catch (e) {
+  emit({ t: 'fatal', message: `device model stopped: ${errorMessage(e)}` });
+  host.shutdown();
+}
+main.close();
