@@ -10,6 +10,20 @@ import { endpointText, MonitorServer } from './monitor/MonitorServer.js';
 import { defaultSocket, freeName, listHosts, removeHostRecord, writeHostRecord } from './monitor/runtime.js';
 import { buildRunPlan, type RunOptions } from './runConfig.js';
 
+type GdbModule = { startGdbStub(monitor: Monitor, spec: string): Promise<{ listening: string; close(): Promise<void> }> };
+
+async function startGdb(monitor: Monitor, spec: string): Promise<{ listening: string; close(): Promise<void> }> {
+  const path = './monitor/gdbstub/index.js';
+  let mod: GdbModule;
+  try {
+    mod = (await import(path)) as GdbModule;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new HvmonError('this build of hvmon has no gdb stub');
+    throw e;
+  }
+  return mod.startGdbStub(monitor, spec);
+}
+
 type TuiModule = { runTui: ((o: { target: string; onExit(): void }) => Promise<void>) | null };
 
 /** The TUI is loaded only when used: a plain run never pays for ink and React. */
@@ -48,12 +62,22 @@ async function run(image: string | undefined, o: RunOptions): Promise<void> {
     fail(e instanceof HvmonError ? e : new HvmonError(errorMessage(e)));
   }
   let quitting = false;
-  const monitor = new Monitor(machine, { name, onQuit: () => void shutdown(0) });
+  const gdbStubs: { close(): Promise<void> }[] = [];
+  const monitor: Monitor = new Monitor(machine, {
+    name,
+    onQuit: () => void shutdown(0),
+    startGdb: async (spec) => {
+      const stub = await startGdb(monitor, spec);
+      gdbStubs.push(stub);
+      return stub.listening;
+    },
+  });
   const server = new MonitorServer(monitor);
   const socket = defaultSocket(name);
   try {
     await server.listen({ kind: 'unix', path: socket });
     for (const q of plan.qmp) await server.listen(q);
+    if (plan.gdb) await monitor.hooks.startGdb!(plan.gdb);
   } catch (e) {
     await machine.quit();
     fail(e);
@@ -68,6 +92,7 @@ async function run(image: string | undefined, o: RunOptions): Promise<void> {
     if (quitting) return;
     quitting = true;
     console_?.stop();
+    for (const g of gdbStubs) await g.close().catch(() => undefined);
     await machine.quit().catch(() => undefined);
     monitor.close();
     await server.close().catch(() => undefined);
