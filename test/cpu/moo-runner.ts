@@ -38,9 +38,15 @@ function main(argv: string[]): number {
     console.log(`\nfailures${verbose ? '' : ' (first 3 per opcode; -v for all)'}:`);
     for (const s of sums) {
       for (const f of verbose ? s.failures : s.failures.slice(0, 3)) {
-        console.log(`  ${s.file} #${f.index} ${f.name} [${f.bytes}]: ${f.diffs.join('; ')}`);
+        console.log(`  ${s.file} #${f.index} ${f.name} [${f.bytes}]: ${f.why ?? 'UNEXPLAINED'}: ${f.diffs.join('; ')}`);
       }
     }
+  }
+  const why = new Map<string, number>();
+  for (const f of failures) why.set(f.why ?? 'UNEXPLAINED', (why.get(f.why ?? 'UNEXPLAINED') ?? 0) + 1);
+  if (why.size) {
+    console.log('\nfailures by cause:');
+    for (const [k, n] of [...why].sort((a, b) => b[1] - a[1])) console.log(`  ${String(n).padStart(5)}  ${k}`);
   }
   const passed = sums.reduce((n, s) => n + s.passed, 0);
   const failed = sums.reduce((n, s) => n + s.failed, 0);

@@ -54,16 +54,10 @@ for (let i = 0; i < 256; i++) {
   PARITY[i] = (b & 1) ^ 1;
 }
 
-/** Prefix bytes. */
-const PREFIX = new Uint8Array(256);
-for (const p of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) PREFIX[p] = 1;
-
 /** Exceptions that push an error code in protected mode. */
 const HAS_ERROR_CODE = 1 << Vec.DF | 1 << Vec.TS | 1 << Vec.NP | 1 << Vec.SS | 1 << Vec.GP | 1 << Vec.PF | 1 << Vec.AC;
 
 const TLB_LIST_MAX = 4096;
-/** Iterations of a REP string instruction between looks at pending events. */
-const REP_CHUNK = 4096;
 /** Instructions between looks at the kick word. */
 const KICK_INTERVAL = 1024;
 /** Exits one instruction may queue (writes outside RAM). */

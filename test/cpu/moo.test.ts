@@ -1,0 +1,25 @@
+// A fast slice of the SingleStepTests 80286 suite (the first tests of every opcode file):
+// everything must pass except the known 286-vs-386 differences. The whole suite runs with
+// `npm run cpu-tests`.
+
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_MOO_DIR, MooRig, mooFiles, readRevocations, runMooFile } from './moo.js';
+
+const PER_FILE = 12;
+
+describe.skipIf(!existsSync(DEFAULT_MOO_DIR))('SingleStepTests 80286 (slice)', () => {
+  it(`the first ${PER_FILE} tests of every opcode pass, or fail only for a known 286-vs-386 reason`, () => {
+    const rig = new MooRig();
+    const revoked = readRevocations(DEFAULT_MOO_DIR);
+    let passed = 0;
+    const unexplained: string[] = [];
+    for (const path of mooFiles(DEFAULT_MOO_DIR)) {
+      const s = runMooFile(rig, path, revoked, PER_FILE);
+      passed += s.passed;
+      for (const f of s.failures) if (!f.why) unexplained.push(`${s.file} #${f.index} ${f.name}: ${f.diffs.join('; ')}`);
+    }
+    expect(unexplained).toEqual([]);
+    expect(passed).toBeGreaterThan(PER_FILE * 190);
+  });
+});
