@@ -248,13 +248,15 @@ describe('i8042 keyboard controller', () => {
     expect(drain()).toEqual([0xfa, 0x00]);
   });
 
-  it('names registers by direction and pending command', () => {
+  it('names registers by direction; inspect shows a command waiting for its data byte', () => {
     const { kbc, bus } = setup();
     const [data, command] = kbc.regions().map((r) => r.region);
-    expect(data.registerName!(0, 'write')).toBe('keyboard data');
-    bus.outb(0x64, 0xd1);
-    expect(data.registerName!(0, 'write')).toBe('data for command 0xd1');
+    expect(data.registerName!(0, 'write')).toBe('input buffer (data)');
+    expect(data.registerName!(0, 'read')).toBe('output buffer');
     expect(command.registerName!(0, 'read')).toBe('status');
+    expect(command.registerName!(0, 'write')).toBe('command');
+    bus.outb(0x64, 0xd1);
+    expect(kbc.inspect().extra!.pendingCommand).toBe('0xd1');
   });
 
   it('snapshot with bytes queued restores them in order', () => {

@@ -868,11 +868,8 @@ export class I8042 implements DeviceModel {
           this._sync();
         },
       },
-      registerName: (_off, dir) => {
-        if (dir === 'read') return 'output buffer';
-        const c = this._s.pendingCmd;
-        return c ? `data for command 0x${c.toString(16)}` : 'keyboard data';
-      },
+      // Static names: the daemon caches them per offset when it maps the range.
+      registerName: (_off, dir) => (dir === 'read' ? 'output buffer' : 'input buffer (data)'),
     };
   }
 

@@ -693,13 +693,8 @@ export class Mc146818 implements DeviceModel {
           this._sync();
         },
       },
-      registerName: (off) => {
-        if (off === RtcPort.INDEX) return 'index (NMI mask)';
-        const names = ['Seconds', 'Seconds Alarm', 'Minutes', 'Minutes Alarm', 'Hours', 'Hours Alarm', 'Day of Week',
-          'Date of Month', 'Month', 'Year', 'Register A', 'Register B', 'Register C', 'Register D'];
-        const i = this._s.index;
-        return i < names.length ? names[i] : i === Cmos.CENTURY ? 'Century' : `CMOS ${'0x' + i.toString(16)}`;
-      },
+      // Static names: the daemon caches them per offset when it maps the range.
+      registerName: (off) => (off === RtcPort.INDEX ? 'index (NMI mask)' : 'data (CMOS[index])'),
     };
   }
 }

@@ -713,11 +713,12 @@ export class Uart16550 implements DeviceModel {
           this._sync();
         },
       },
+      // Static names (the daemon caches them per offset when it maps the range), so the
+      // DLAB-selected alternatives are named together.
       registerName: (off, dir) => {
-        const dlab = (this._s.lcr & Lcr.DLAB) !== 0;
         switch (off) {
-          case UartReg.RBR_THR: return dlab ? 'DLL' : dir === 'read' ? 'RBR' : 'THR';
-          case UartReg.IER: return dlab ? 'DLM' : 'IER';
+          case UartReg.RBR_THR: return dir === 'read' ? 'RBR/DLL' : 'THR/DLL';
+          case UartReg.IER: return 'IER/DLM';
           case UartReg.IIR_FCR: return dir === 'read' ? 'IIR' : 'FCR';
           default: return ['', '', '', 'LCR', 'MCR', 'LSR', 'MSR', 'SCR'][off];
         }
