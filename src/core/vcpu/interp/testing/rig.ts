@@ -129,7 +129,7 @@ export class Rig {
       cs: code, ds: data, es: data, ss: data, fs: data, gs: data,
       tr: seg(0x28, 0x800, 0x67, 0x8b), ldtr: seg(0, 0, 0, 0x82),
       gdtr: { base: 0x500, limit: 0x2f }, idtr: { base: 0x1000, limit: 0x7ff },
-      cr0: 0x11, eip, esp: 0x8000, eflags: 2,
+      cr0: 0x11, eip, esp: 0x8000, eflags: 2, halted: false,
     });
     this.cpu.setState(s);
     return s;
@@ -142,7 +142,7 @@ export class Rig {
     Object.assign(s, {
       cs: seg(cs, cs << 4, 0xffff, 0x9b), ds: z, es: z, ss: z, fs: z, gs: z,
       gdtr: { base: 0, limit: 0xffff }, idtr: { base: 0, limit: 0x3ff }, cr0: 0x10,
-      eip: ip, esp: 0xfff0, eflags: 2,
+      eip: ip, esp: 0xfff0, eflags: 2, halted: false,
     });
     this.cpu.setState(s);
     return s;

@@ -1,0 +1,190 @@
+// Accesses that leave the CPU: MMIO reads (abort, complete, redo), MMIO and ROM writes
+// (queued, after the instruction), page-straddling accesses, port I/O with its permission
+// checks, string I/O.
+
+import { describe, expect, it } from 'vitest';
+import { ExitReason, IoDir } from '../VcpuBackend.js';
+import { Rig, asm, haveNasm, recordingHandlers } from './testing/rig.js';
+
+const HOLE = 0xe0000000; // nothing mapped there
+
+function flat(code: string): Rig {
+  const rig = new Rig();
+  rig.load(0x3000, recordingHandlers());
+  rig.load(0x2000, asm(code, 32, 0x2000));
+  rig.flat(0x2000, { idtHandlers: 0x3000 });
+  return rig;
+}
+
+describe.skipIf(!haveNasm())('MMIO exits', () => {
+  it('an MMIO read exits, and completeIo() finishes the instruction on the next run()', () => {
+    const rig = flat(`mov ebx, 5\nmov eax, [${HOLE + 0x10}]\nadd eax, ebx\nhlt`);
+    const x = rig.cpu.exit;
+    expect(rig.cpu.run(100)).toBe(ExitReason.MMIO);
+    expect([x.dir, x.addr, x.size]).toEqual([IoDir.READ, HOLE + 0x10, 4]);
+    expect(x.ip).toBe(0x2005);
+    expect(rig.cpu.interruptible).toBe(false); // mid-instruction
+    x.setValue(0x1000);
+    rig.cpu.completeIo();
+    expect(rig.cpu.run(100)).toBe(ExitReason.HLT);
+    expect(rig.cpu.getState().eax).toBe(0x1005);
+  });
+
+  it('an MMIO write leaves after the instruction, with its data', () => {
+    const rig = flat(`mov eax, 0xdeadbeef\nmov [${HOLE}], eax\nmov ecx, 1\nhlt`);
+    const x = rig.cpu.exit;
+    expect(rig.cpu.run(100)).toBe(ExitReason.MMIO);
+    expect([x.dir, x.addr, x.size, x.value()]).toEqual([IoDir.WRITE, HOLE, 4, 0xdeadbeef]);
+    expect(rig.cpu.getState().eip).toBe(0x200a); // the instruction is complete
+    expect(rig.cpu.run(100)).toBe(ExitReason.HLT);
+    expect(rig.cpu.getState().ecx).toBe(1);
+  });
+
+  it('a read-modify-write on MMIO reads, then writes the result', () => {
+    const rig = flat(`add word [${HOLE + 2}], 0x10\nhlt`);
+    const x = rig.cpu.exit;
+    expect(rig.cpu.run(100)).toBe(ExitReason.MMIO);
+    expect([x.dir, x.size]).toEqual([IoDir.READ, 2]);
+    x.setValue(0xfff8);
+    rig.cpu.completeIo();
+    expect(rig.cpu.run(100)).toBe(ExitReason.MMIO);
+    expect([x.dir, x.addr, x.size, x.value() & 0xffff]).toEqual([IoDir.WRITE, HOLE + 2, 2, 0x0008]);
+    expect(rig.cpu.run(100)).toBe(ExitReason.HLT);
+    expect(rig.cpu.getState().eflags & 1).toBe(1); // CF from 0xfff8 + 0x10
+  });
+
+  it('an instruction with several MMIO writes queues them in order (PUSHAD to an MMIO stack)', () => {
+    const rig = flat(`mov esp, ${HOLE + 0x100}\npushad\nhlt`);
+    const x = rig.cpu.exit;
+    const seen: number[] = [];
+    let r: ExitReason;
+    while ((r = rig.cpu.run(100)) === ExitReason.MMIO) {
+      expect(x.dir).toBe(IoDir.WRITE);
+      seen.push(x.addr - HOLE);
+    }
+    expect(r).toBe(ExitReason.HLT);
+    expect(seen).toEqual([0xfc, 0xf8, 0xf4, 0xf0, 0xec, 0xe8, 0xe4, 0xe0]);
+  });
+
+  it('an access straddling RAM and MMIO does the RAM part and exits for the rest', () => {
+    // 0x3ffffe..0x400001: the last 2 bytes of RAM and 2 bytes of the hole after it.
+    const rig = flat('mov eax, [0x3ffffe]\nhlt');
+    rig.u8[0x3ffffe] = 0x11;
+    rig.u8[0x3fffff] = 0x22;
+    const x = rig.cpu.exit;
+    const reads: number[] = [];
+    let r: ExitReason;
+    while ((r = rig.cpu.run(100)) === ExitReason.MMIO) {
+      reads.push(x.addr);
+      x.setValue(x.addr === 0x400000 ? 0x33 : 0x44);
+      rig.cpu.completeIo();
+    }
+    expect(r).toBe(ExitReason.HLT);
+    expect(reads).toEqual([0x400000, 0x400001]);
+    expect(rig.cpu.getState().eax).toBe(0x44332211);
+  });
+
+  it('a write to ROM leaves as an MMIO write (the loop drops it)', () => {
+    const rig = flat('mov byte [0x200000], 0x5a\nhlt');
+    rig.mem.mapPages(0x200000, 0x1000, 0x300000, null); // read-only: RAM 0x300000
+    rig.u8[0x300000] = 0x77;
+    const x = rig.cpu.exit;
+    expect(rig.cpu.run(100)).toBe(ExitReason.MMIO);
+    expect([x.dir, x.addr, x.size, x.value() & 0xff]).toEqual([IoDir.WRITE, 0x200000, 1, 0x5a]);
+    expect(rig.cpu.run(100)).toBe(ExitReason.HLT);
+    expect(rig.u8[0x300000]).toBe(0x77);
+  });
+
+  it('REP MOVSB from MMIO exits once per element and resumes between them', () => {
+    const rig = flat(`mov esi, ${HOLE}\nmov edi, 0x9000\nmov ecx, 3\nrep movsb\nhlt`);
+    const x = rig.cpu.exit;
+    let n = 0;
+    let r: ExitReason;
+    while ((r = rig.cpu.run(100)) === ExitReason.MMIO) {
+      expect(x.addr).toBe(HOLE + n);
+      x.setValue(0xa0 + n++);
+      rig.cpu.completeIo();
+    }
+    expect(r).toBe(ExitReason.HLT);
+    expect([...rig.u8.subarray(0x9000, 0x9003)]).toEqual([0xa0, 0xa1, 0xa2]);
+    expect(rig.cpu.getState().ecx).toBe(0);
+  });
+
+  it('fetches instructions from MMIO through read exits', () => {
+    const rig = flat(`jmp ${HOLE}`);
+    const code = [0xb8, 0x78, 0x56, 0x34, 0x12, 0xf4]; // mov eax, 0x12345678 / hlt
+    const x = rig.cpu.exit;
+    let r: ExitReason;
+    while ((r = rig.cpu.run(100)) === ExitReason.MMIO) {
+      x.setValue(code[x.addr - HOLE]);
+      rig.cpu.completeIo();
+    }
+    expect(r).toBe(ExitReason.HLT);
+    expect(rig.cpu.getState().eax).toBe(0x12345678);
+  });
+
+  it('notices a memory map change (GENERATION) at the next run()', () => {
+    const rig = flat('mov eax, [0x200000]\nmov ebx, [0x200000]\nhlt');
+    expect(rig.cpu.run(1)).toBe(ExitReason.INTR); // the first read caches the page as RAM
+    rig.mem.unmapPages(0x200000, 0x1000);
+    expect(rig.cpu.run(100)).toBe(ExitReason.MMIO);
+    expect(rig.cpu.exit.addr).toBe(0x200000);
+  });
+});
+
+describe.skipIf(!haveNasm())('port I/O exits', () => {
+  it('IN exits with the port and size; completeIo() delivers the value', () => {
+    const rig = flat('mov dx, 0x1f7\nin al, dx\nin ax, 0x60\nin eax, dx\nhlt');
+    const x = rig.cpu.exit;
+    const seen: [number, number][] = [];
+    let r: ExitReason;
+    while ((r = rig.cpu.run(100)) === ExitReason.IO) {
+      expect(x.dir).toBe(IoDir.READ);
+      seen.push([x.addr, x.size]);
+      x.setValue(0x11223344);
+      rig.cpu.completeIo();
+    }
+    expect(r).toBe(ExitReason.HLT);
+    expect(seen).toEqual([[0x1f7, 1], [0x60, 2], [0x1f7, 4]]);
+    expect(rig.cpu.getState().eax).toBe(0x11223344);
+  });
+
+  it('OUT exits after the instruction with the data', () => {
+    const rig = flat('mov al, 0x41\nout 0x3f8, al\nmov dx, 0x70\nmov eax, 0x12345678\nout dx, eax\nhlt'.replace('0x3f8', '0xe9'));
+    rig.run();
+    expect(rig.outs).toEqual([[0xe9, 1, 0x41], [0x70, 4, 0x12345678]]);
+  });
+
+  it('REP OUTSB and REP INSW move one element per exit, in order', () => {
+    const rig = flat('mov esi, 0x9000\nmov ecx, 3\nmov dx, 0x3f8\nrep outsb\nmov edi, 0x9100\nmov ecx, 2\nrep insw\nhlt');
+    rig.load(0x9000, [1, 2, 3]);
+    rig.ports.set(0x3f8, 0xbeef);
+    rig.run();
+    expect(rig.outs).toEqual([[0x3f8, 1, 1], [0x3f8, 1, 2], [0x3f8, 1, 3]]);
+    expect([...rig.u8.subarray(0x9100, 0x9104)]).toEqual([0xef, 0xbe, 0xef, 0xbe]);
+  });
+
+  it('checks IOPL and the TSS bitmap before exiting (#GP at CPL 3 without permission)', () => {
+    const rig = flat('hlt');
+    rig.load(0x4000, asm('in al, 0x60\nhlt', 32, 0x4000));
+    // Ring 3 with IOPL 0 and a TSS bitmap that allows port 0x61 only.
+    const tss = 0x10000;
+    rig.wr32(tss + 4, 0x8000);
+    rig.wr32(tss + 8, 0x10);
+    rig.u8[tss + 0x66] = 0x68;
+    rig.u8.fill(0xff, tss + 0x68, tss + 0x68 + 0x2001);
+    rig.u8[tss + 0x68 + (0x61 >> 3)] = ~(1 << (0x61 & 7)) & 0xff;
+    rig.desc(0x500, 5, tss, 0x68 + 0x2000, 0x89, 0);
+    const s = rig.cpu.getState();
+    const ucode = { selector: 0x1b, base: 0, limit: 0xffffffff, attr: 0xc0fb };
+    const udata = { selector: 0x23, base: 0, limit: 0xffffffff, attr: 0xc0f3 };
+    rig.cpu.setState({ ...s, cs: ucode, ss: udata, ds: udata, es: udata, eip: 0x4000, esp: 0x7000, tr: { selector: 0x28, base: tss, limit: 0x2068, attr: 0x8b } });
+    expect(rig.run()).toBe(ExitReason.HLT);
+    expect(rig.u8[0x600]).toBe(13);
+    // Port 0x61 is allowed: an IO exit.
+    rig.load(0x4000, asm('in al, 0x61\nhlt', 32, 0x4000));
+    rig.cpu.setState({ ...rig.cpu.getState(), cs: ucode, ss: udata, eip: 0x4000, esp: 0x7000, halted: false });
+    expect(rig.cpu.run(100)).toBe(ExitReason.IO);
+    expect(rig.cpu.exit.addr).toBe(0x61);
+  });
+});
