@@ -1,4 +1,5 @@
-// npm run guests: rebuild every NASM guest in guests/ next to its source (.asm → .img/.bin).
+// npm run guests: rebuild every NASM guest in guests/ and test/guests/ next to its source
+// (.asm → .img, or the name its first line gives).
 // A source's first line may say `; output: NAME.bin` to choose the image name; the default is
 // NAME.img. Built images are committed so that running a guest never needs nasm.
 
@@ -20,7 +21,7 @@ function* sources(dir: string): Generator<string> {
 }
 
 let built = 0;
-for (const d of [root]) {
+for (const d of [root, join(top, 'test', 'guests')]) {
   for (const src of sources(d)) {
     if (only.length && !only.some((o) => src.includes(o))) continue;
     const text = readFileSync(src, 'utf8');

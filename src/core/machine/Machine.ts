@@ -5,7 +5,7 @@
 
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
-import { HvmonError, errorMessage } from '../../common/errors.js';
+import { HvmonError, UsageError, errorMessage } from '../../common/errors.js';
 import type { Inspection } from '../../common/device.js';
 import type { DaemonCommandBody, DaemonEvent, DaemonInit, DeviceListing, DeviceSpec } from '../../devices/daemon/protocol.js';
 import { DebugTables } from '../debug/DebugTables.js';
@@ -33,6 +33,8 @@ export interface MachineConfig {
   startPaused: boolean;
   /** Extra devices for tests, after the board's (rarely needed). */
   devices?: DeviceSpec[];
+  /** Device-kind plugin modules for the daemon (see registry.registerDeviceKind). */
+  plugins?: string[];
 }
 
 export type RunState = 'running' | 'paused' | 'debug' | 'shutdown' | 'internal-error' | 'quit';
@@ -132,7 +134,9 @@ export class Machine extends EventEmitter<MachineEvents> {
 
   private async _startWorkers(): Promise<void> {
     const dmToCore = new MessageChannel();
-    const daemonInit: DaemonInit = { mem: this.mem.desc, ioreq: this.views.buffer, vcpus: this.config.vcpus, devices: this.devices };
+    const daemonInit: DaemonInit = {
+      mem: this.mem.desc, ioreq: this.views.buffer, vcpus: this.config.vcpus, devices: this.devices, plugins: this.config.plugins,
+    };
     const daemon = spawnWorker(new URL('../../devices/daemon/worker.ts', import.meta.url), {
       workerData: { init: daemonInit, core: dmToCore.port1 },
       transferList: [dmToCore.port1],
@@ -144,7 +148,7 @@ export class Machine extends EventEmitter<MachineEvents> {
           daemon.off('error', onErr);
           daemon.off('exit', onExit);
           resolve();
-        } else if (e.t === 'fatal') reject(new HvmonError(e.message));
+        } else if (e.t === 'fatal') reject(e.usage ? new UsageError(e.message) : new HvmonError(e.message));
         else this._onDaemon(e);
       };
       const onErr = (err: Error): void => reject(new HvmonError(`the device model failed to start: ${err.message}`));

@@ -154,7 +154,8 @@ export function multibootPlan(path: string, cmdline: string, ramSize: number): B
   const cmdOff = 0x100;
   const nameOff = 0x800;
   const enc = new TextEncoder();
-  const cmd = enc.encode(cmdline.slice(0, 0x6ff));
+  // As QEMU and GRUB do, the command line starts with the kernel's own name.
+  const cmd = enc.encode((cmdline ? `${path} ${cmdline}` : path).slice(0, 0x6ff));
   info.set(cmd, cmdOff);
   info.set(enc.encode('hvmon'), nameOff);
   iv.setUint32(0, (1 << 0) | (1 << 2) | (1 << 9), true);

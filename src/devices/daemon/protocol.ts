@@ -26,6 +26,8 @@ export interface DaemonInit {
   ioreq: SharedArrayBuffer;
   vcpus: number;
   devices: DeviceSpec[];
+  /** Modules whose `register(registerDeviceKind)` export adds device kinds (tests use it). */
+  plugins?: string[];
 }
 
 export type DaemonCommandBody =
@@ -53,7 +55,8 @@ export type DaemonEvent =
   | { t: 'reply'; rid: number; ok: true; result: unknown }
   | { t: 'reply'; rid: number; ok: false; error: string }
   | { t: 'ready' }
-  | { t: 'fatal'; message: string }
+  /** The daemon cannot go on. `usage`: the user's input (a file, a spec) is at fault. */
+  | { t: 'fatal'; message: string; usage?: boolean }
   /** A device model threw while handling a guest access. */
   | { t: 'device-error'; device: string; message: string }
   /** A device asked for something only the machine can do. */

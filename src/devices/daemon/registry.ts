@@ -28,9 +28,15 @@ export interface OpenedBackends {
   net?: NetBackend | null;
 }
 
-type Factory = (spec: DeviceSpec, ctx: DeviceContext, b: OpenedBackends) => DeviceModel;
+export type Factory = (spec: DeviceSpec, ctx: DeviceContext, b: OpenedBackends) => DeviceModel;
+export interface DeviceKind {
+  make: Factory;
+  chardev?: boolean;
+  disks?: boolean;
+  net?: boolean;
+}
 
-const FACTORIES: Record<string, { make: Factory; chardev?: boolean; disks?: boolean; net?: boolean }> = {
+const FACTORIES: Record<string, DeviceKind> = {
   uart16550: { make: (s, c, b) => new Uart16550(s.id, s.props, c, b.chardev ?? null), chardev: true },
   mc146818: {
     make: (s, c) => {
@@ -51,7 +57,16 @@ const FACTORIES: Record<string, { make: Factory; chardev?: boolean; disks?: bool
   port92: { make: (s, c) => new Port92(s.id, s.props, c) },
 };
 
-export const DEVICE_KINDS = Object.keys(FACTORIES);
+export const DEVICE_KINDS = (): string[] => Object.keys(FACTORIES);
+
+/**
+ * Adds a device kind. The daemon calls the `register` export of every plugin module named in
+ * DaemonInit.plugins with this function before it builds the board's devices.
+ */
+export function registerDeviceKind(kind: string, entry: DeviceKind): void {
+  if (FACTORIES[kind]) throw new UsageError(`device kind ${kind} exists already`);
+  FACTORIES[kind] = entry;
+}
 
 /**
  * Opens the spec's backends and builds the model. Character backends are wrapped (`wrapChar`)
@@ -63,7 +78,7 @@ export function createDevice(
   wrapChar: (inner: CharBackend | null) => CharBackend,
 ): { model: DeviceModel; backends: OpenedBackends } {
   const f = FACTORIES[spec.kind];
-  if (!f) throw new UsageError(`unknown device kind ${spec.kind} (known: ${DEVICE_KINDS.join(', ')})`);
+  if (!f) throw new UsageError(`unknown device kind ${spec.kind} (known: ${DEVICE_KINDS().join(', ')})`);
   const backends: OpenedBackends = {};
   try {
     if (f.chardev) {

@@ -2,8 +2,9 @@
 // commands, and serves ioreqs until told to quit.
 
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { errorMessage } from '../../common/errors.js';
+import { BackendError, UsageError, errorMessage } from '../../common/errors.js';
 import { DeviceHost } from './DeviceHost.js';
+import { registerDeviceKind } from './registry.js';
 import type { DaemonCommand, DaemonCommandBody, DaemonEvent, DaemonInit } from './protocol.js';
 
 const { init, core } = workerData as { init: DaemonInit; core: MessagePort };
@@ -12,9 +13,14 @@ const emit = (e: DaemonEvent): void => main.postMessage(e);
 
 let host: DeviceHost;
 try {
+  for (const p of init.plugins ?? []) {
+    const mod = (await import(p)) as { register?(r: typeof registerDeviceKind): void };
+    if (typeof mod.register !== 'function') throw new Error(`plugin ${p} has no register export`);
+    mod.register(registerDeviceKind);
+  }
   host = new DeviceHost(init, main, core);
 } catch (e) {
-  emit({ t: 'fatal', message: errorMessage(e) });
+  emit({ t: 'fatal', message: errorMessage(e), usage: e instanceof UsageError || e instanceof BackendError });
   process.exit(1);
 }
 

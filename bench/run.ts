@@ -1,0 +1,227 @@
+// npm run bench [-- --json] [-- --compare] [-- --only KEY,KEY] [-- --quick]
+//
+// Figures from real guests (guests/bench/bench.img). Each rate comes from the difference
+// between a run of N iterations and one of 2N, so start-up and the exit path cancel out; it is
+// the median of 5 such pairs. With --compare, the same guest runs under qemu-system-i386 (TCG)
+// and the ratios are printed beside ours.
+
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, openSync, closeSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Machine } from '../src/core/machine/Machine.js';
+import { createIoreqBuffer, IoreqType, IoreqViews } from '../src/core/ioreq/abi.js';
+import { IoreqClient } from '../src/core/ioreq/channel.js';
+import { spawnWorker } from '../src/core/machine/spawn.js';
+import { IoDir } from '../src/core/vcpu/VcpuBackend.js';
+import { DebugEngine } from '../src/core/debug/DebugEngine.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const IMAGE = join(ROOT, 'guests', 'bench', 'bench.img');
+const MODE_ADDR = 0x7c03;
+const COUNT_ADDR = 0x7c07;
+const REPEATS = 5;
+
+interface Workload {
+  key: string;
+  label: string;
+  mode: number;
+  /** Guest instructions per iteration (for instructions/s), or 1 for "operations". */
+  perIter: number;
+  unit: 'instr/s' | 'ops/s';
+  /** 64 I/O breakpoints armed on ports nobody uses during the run. */
+  armed?: boolean;
+}
+
+const WORKLOADS: Workload[] = [
+  { key: 'alu16', label: '16-bit ALU loop', mode: 0, perIter: 6, unit: 'instr/s' },
+  { key: 'alu32', label: '32-bit ALU loop', mode: 1, perIter: 6, unit: 'instr/s' },
+  { key: 'pio-core-out', label: 'port writes, in-core device (PIC IMR)', mode: 2, perIter: 1, unit: 'ops/s' },
+  { key: 'pio-core-in', label: 'port reads, in-core device (PIC IMR)', mode: 3, perIter: 1, unit: 'ops/s' },
+  { key: 'pio-daemon-out', label: 'port writes, daemon device (UART SCR)', mode: 4, perIter: 1, unit: 'ops/s' },
+  { key: 'pio-daemon-in', label: 'port reads, daemon device (UART SCR)', mode: 5, perIter: 1, unit: 'ops/s' },
+  { key: 'mmio-daemon-read', label: 'MMIO reads, daemon device (VGA memory)', mode: 6, perIter: 1, unit: 'ops/s' },
+  { key: 'mmio-posted-write', label: 'MMIO writes, posted (VGA memory)', mode: 7, perIter: 1, unit: 'ops/s' },
+  { key: 'pio-daemon-out-64bp', label: 'port writes, daemon device, 64 I/O breakpoints armed elsewhere', mode: 4, perIter: 1, unit: 'ops/s', armed: true },
+  { key: 'pio-core-out-64bp', label: 'port writes, in-core device, 64 I/O breakpoints armed elsewhere', mode: 2, perIter: 1, unit: 'ops/s', armed: true },
+];
+
+interface Figure {
+  key: string;
+  label: string;
+  value: number;
+  unit: string;
+  qemu?: number;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+function u32(n: number): Uint8Array {
+  return Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
+}
+
+async function timeRun(m: Machine, mode: number, count: number): Promise<number> {
+  await m.reset();
+  m.mem.write(MODE_ADDR, u32(mode));
+  m.mem.write(COUNT_ADDR, u32(count));
+  const exited = new Promise<void>((r) => m.once('exit', () => r()));
+  const t0 = performance.now();
+  await m.resume();
+  await exited;
+  const t = performance.now() - t0;
+  await m.pause();
+  return t;
+}
+
+/** Iterations/s from N vs 2N pairs, N grown until a run takes at least `minMs`. */
+async function rate(run: (n: number) => Promise<number>, minMs: number): Promise<number> {
+  let n = 2000;
+  while ((await run(n)) < minMs) n *= 4;
+  const rates: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const t1 = await run(n);
+    const t2 = await run(2 * n);
+    if (t2 > t1) rates.push(n / ((t2 - t1) / 1000));
+  }
+  return rates.length ? median(rates) : NaN;
+}
+
+async function benchWorkloads(which: Workload[], minMs: number): Promise<Figure[]> {
+  const m = await Machine.start({
+    ramSize: 32 << 20, vcpus: 1, startPaused: true, boot: { kind: 'bootsector', image: IMAGE },
+    pc: { ramSize: 32 << 20, serial: ['null', 'null'], drives: [], netdevs: [], extra: [{ kind: 'isa-debug-exit', props: { iobase: 0xf4, iosize: 1 } }] },
+  });
+  const debug = new DebugEngine(m);
+  const out: Figure[] = [];
+  try {
+    for (const w of which) {
+      const ids: number[] = [];
+      if (w.armed) {
+        // 64 breakpoints on ports the workload never touches.
+        for (let i = 0; i < 64; i++) ids.push((await debug.insert({ type: 'io', addr: 0x600 + i * 2, access: 'rw' })).id);
+      }
+      const r = await rate((n) => timeRun(m, w.mode, n), minMs);
+      if (ids.length) await debug.delete(ids);
+      out.push({ key: w.key, label: w.label, value: r * w.perIter, unit: w.unit });
+      process.stderr.write(`  ${w.label}: ${fmt(r * w.perIter)} ${w.unit}\n`);
+    }
+    // Pause latency: stop → the STOP reaching us, while the ALU loop runs.
+    await m.reset();
+    m.mem.write(MODE_ADDR, u32(0));
+    m.mem.write(COUNT_ADDR, u32(0xffffffff));
+    const lat: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      await m.resume();
+      await new Promise((r) => setTimeout(r, 20));
+      const stopped = new Promise<void>((r) => m.once('stop', () => r()));
+      const t0 = performance.now();
+      void m.pause();
+      await stopped;
+      lat.push((performance.now() - t0) * 1000);
+    }
+    out.push({ key: 'pause-latency', label: 'pause latency (stop → STOP event)', value: median(lat), unit: 'µs' });
+    process.stderr.write(`  pause latency: ${median(lat).toFixed(0)} µs\n`);
+  } finally {
+    await m.quit();
+  }
+  return out;
+}
+
+/** The ioreq channel alone: synchronous round trips between two threads. */
+async function benchChannel(): Promise<Figure> {
+  const buffer = createIoreqBuffer(1);
+  const views = new IoreqViews(buffer, 1);
+  const w = spawnWorker(new URL('../test/fixtures/ioreqEchoDaemon.ts', import.meta.url), { workerData: { buffer, vcpus: 1 } });
+  await new Promise((r) => w.once('message', r));
+  const c = new IoreqClient(views, 0);
+  c.timing = false;
+  const run = async (n: number): Promise<number> => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) c.submit(IoreqType.PIO, IoDir.READ, 0x100, 1, 1, 0);
+    return performance.now() - t0;
+  };
+  const r = await rate(run, 200);
+  c.submit(IoreqType.PIO, IoDir.WRITE, 0xffff, 1, 1, 0);
+  await w.terminate();
+  process.stderr.write(`  ioreq channel round trips: ${fmt(r)} /s\n`);
+  return { key: 'ioreq-roundtrip', label: 'ioreq channel round trips (no device)', value: r, unit: 'ops/s' };
+}
+
+async function qemuRates(which: Workload[], minMs: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const dir = mkdtempSync(join(tmpdir(), 'hvmon-bench-'));
+  const img = join(dir, 'bench.img');
+  copyFileSync(IMAGE, img);
+  for (const w of which) {
+    if (w.armed) continue;
+    const run = async (n: number): Promise<number> => {
+      const fd = openSync(img, 'r+');
+      writeSync(fd, u32(w.mode), 0, 4, MODE_ADDR - 0x7c00);
+      writeSync(fd, u32(n), 0, 4, COUNT_ADDR - 0x7c00);
+      closeSync(fd);
+      const t0 = performance.now();
+      spawnSync('qemu-system-i386', [
+        '-accel', 'tcg', '-m', '32', '-display', 'none', '-nodefaults', '-vga', 'std', '-serial', 'null',
+        '-drive', `file=${img},format=raw,if=ide`, '-device', 'isa-debug-exit,iobase=0xf4,iosize=1', '-no-reboot',
+      ], { stdio: 'ignore', timeout: 600_000 });
+      return performance.now() - t0;
+    };
+    const r = await rate(run, Math.max(minMs, 1000));
+    out.set(w.key, r * w.perIter);
+    process.stderr.write(`  qemu ${w.label}: ${fmt(r * w.perIter)} ${w.unit}\n`);
+  }
+  return out;
+}
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return 'n/a';
+  if (n >= 1e9) return (n / 1e9).toFixed(2) + ' G';
+  if (n >= 1e6) return (n / 1e6).toFixed(2) + ' M';
+  if (n >= 1e3) return (n / 1e3).toFixed(1) + ' k';
+  return n.toFixed(1);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const json = args.includes('--json');
+  const compare = args.includes('--compare');
+  const quick = args.includes('--quick');
+  const onlyIdx = args.indexOf('--only');
+  const only = onlyIdx >= 0 ? (args[onlyIdx + 1] ?? '').split(',') : null;
+  const which = WORKLOADS.filter((w) => !only || only.includes(w.key));
+  const minMs = quick ? 100 : 300;
+  process.stderr.write(`hvmon bench (${new Date().toISOString()}), median of ${REPEATS} N/2N pairs\n`);
+  const figures: Figure[] = [];
+  if (!only || only.includes('ioreq-roundtrip')) figures.push(await benchChannel());
+  figures.push(...(await benchWorkloads(which, minMs)));
+  if (compare) {
+    const hasQemu = spawnSync('qemu-system-i386', ['--version'], { stdio: 'ignore' }).status === 0;
+    if (!hasQemu) process.stderr.write('--compare: qemu-system-i386 is not installed; skipping\n');
+    else {
+      const q = await qemuRates(which, minMs);
+      for (const f of figures) if (q.has(f.key)) f.qemu = q.get(f.key);
+    }
+  }
+  const noise = figures.find((f) => f.key === 'pio-daemon-out-64bp');
+  const base = figures.find((f) => f.key === 'pio-daemon-out');
+  if (json) {
+    process.stdout.write(JSON.stringify({ date: new Date().toISOString(), node: process.version, figures }, null, 2) + '\n');
+    return;
+  }
+  const lines = [`${'figure'.padEnd(66)} ${'hvmon'.padStart(14)}${compare ? `${'qemu-tcg'.padStart(14)}${'ratio'.padStart(8)}` : ''}`];
+  for (const f of figures) {
+    const v = f.unit === 'µs' ? `${f.value.toFixed(0)} µs` : `${fmt(f.value)}${f.unit === 'instr/s' ? 'ips' : 'op/s'}`;
+    let row = `${f.label.padEnd(66)} ${v.padStart(14)}`;
+    if (compare) row += f.qemu ? `${(fmt(f.qemu) + (f.unit === 'instr/s' ? 'ips' : 'op/s')).padStart(14)}${(f.value / f.qemu).toFixed(2).padStart(7)}x` : '';
+    lines.push(row);
+  }
+  if (noise && base) lines.push(`64 armed I/O breakpoints elsewhere: ${((noise.value / base.value - 1) * 100).toFixed(1)} % on daemon port writes`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+await main();
+process.exit(0);

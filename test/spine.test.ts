@@ -1,0 +1,146 @@
+// The spine end to end, in process: a Machine with its two workers runs real NASM guests.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Machine } from '../src/core/machine/Machine.js';
+import type { StopInfo } from '../src/core/debug/types.js';
+import { Monitor, Session } from '../src/monitor/Monitor.js';
+import { runHuman } from '../src/monitor/hmp.js';
+import { guest, startMachine } from './helpers.js';
+
+let machine: Machine | null = null;
+afterEach(async () => {
+  await machine?.quit();
+  machine = null;
+});
+
+function collect(m: Machine, device = 'com1'): () => string {
+  let text = '';
+  m.on('output', (d, data) => {
+    if (d === device) text += Buffer.from(data).toString('latin1');
+  });
+  return () => text;
+}
+
+async function until(pred: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function nextStop(m: Machine): Promise<StopInfo> {
+  return new Promise((r) => m.once('stop', r));
+}
+
+describe('the machine', () => {
+  it('runs the hello guest: COM1 through the daemon, VGA text through posted writes', async () => {
+    machine = await startMachine({ boot: { kind: 'bootsector', image: guest('guests/hello.img') } });
+    const out = collect(machine);
+    await until(() => out().includes('Hello from hvmon!'), 'the greeting');
+    const mon = new Monitor(machine);
+    const screen = await mon.screen();
+    expect(screen.text[0]).toContain('Hello from hvmon!');
+    expect(screen.attrs[0].slice(0, 2)).toBe('1f');
+    mon.close();
+  });
+
+  it('starts paused with -S and runs on cont; pause, resume and reset work', async () => {
+    machine = await startMachine({ boot: { kind: 'bootsector', image: guest('guests/hello.img') }, startPaused: true });
+    const out = collect(machine);
+    expect(machine.state).toBe('paused');
+    const s0 = await machine.getState();
+    expect(s0.state.eip).toBe(0x7c00);
+    expect(s0.state.icount).toBe(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(out()).toBe('');
+    await machine.resume();
+    await until(() => out().includes('Hello'), 'output after cont');
+    await machine.pause();
+    expect(machine.state).toBe('paused');
+    const n = out().length;
+    await machine.reset();
+    expect(machine.state).toBe('paused');
+    expect((await machine.getState()).state.eip).toBe(0x7c00);
+    await machine.resume();
+    await until(() => out().slice(n).includes('Hello from hvmon!'), 'the greeting again after reset');
+  });
+
+  it('stops a guest that triple-faults with a clear message; the host and monitor stay usable', async () => {
+    machine = await startMachine({ boot: { kind: 'bootsector', image: guest('test/guests/triple.img') } });
+    const out = collect(machine);
+    const stop = await nextStop(machine);
+    expect(stop.reason).toBe('triple-fault');
+    expect(stop.text).toMatch(/guest triple-faulted at 0x0000:0x00007c1[0-9a-f]/);
+    expect(machine.state).toBe('shutdown');
+    expect(out()).toContain('about to triple-fault');
+    expect(out()).not.toContain('went on');
+    const s = new Session(new Monitor(machine), 'test');
+    expect(await runHuman(s, 'info status')).toBe('VM status: paused (shutdown)');
+    expect(await runHuman(s, 'info registers')).toMatch(/EIP=00007c1/);
+    await expect(s.execute('cont')).rejects.toThrow(/cannot continue after triple fault; use system_reset/);
+    await runHuman(s, 'system_reset');
+    await machine.resume();
+    const again = await nextStop(machine);
+    expect(again.reason).toBe('triple-fault');
+  });
+
+  it('stops the VM with an error naming the device when a device model throws; the host stays up', async () => {
+    machine = await startMachine({
+      boot: { kind: 'bootsector', image: guest('test/guests/faulty.img') },
+      devices: [{ kind: 'test-faulty', id: 'faulty0', props: {} }],
+      plugins: [new URL('./fixtures/faultyDevice.ts', import.meta.url).href],
+    });
+    const out = collect(machine);
+    const stop = await nextStop(machine);
+    expect(stop.reason).toBe('device-error');
+    expect(stop.text).toContain('device faulty0 failed: simulated fault in register 0');
+    expect(machine.state).toBe('internal-error');
+    expect(out()).toContain('reading the faulty register');
+    expect(out()).not.toContain('read returned');
+    // Everything else still answers.
+    expect((await machine.inspect('com1')).kind).toBe('uart16550');
+    expect((await machine.getState()).state.cs.selector).toBe(0);
+  });
+
+  it('stops the VM when a device timer throws, naming the device', async () => {
+    machine = await startMachine({
+      boot: { kind: 'bootsector', image: guest('guests/hello.img') },
+      devices: [{ kind: 'test-faulty', id: 'faulty1', props: {} }],
+      plugins: [new URL('./fixtures/faultyDevice.ts', import.meta.url).href],
+    });
+    const out = collect(machine);
+    await until(() => out().includes('Hello'), 'the greeting');
+    const s = new Session(new Monitor(machine), 'test');
+    const stopped = nextStop(machine);
+    await runHuman(s, 'o /b 0x701 1');
+    const stop = await stopped;
+    expect(stop.reason).toBe('device-error');
+    expect(stop.text).toContain('device faulty1 failed: timer: timer callback fell over');
+  });
+
+  it('boots a ROM with --bios semantics: reset vector through the 4 GiB alias, F0000 copy', async () => {
+    machine = await startMachine({
+      boot: { kind: 'bios', path: guest('test/guests/rom.bin') },
+      pc: { ramSize: 32 << 20, serial: ['vc', 'null'], drives: [], netdevs: [], extra: [{ kind: 'isa-debug-exit', props: { iobase: 0xf4, iosize: 1 } }] },
+    });
+    const out = collect(machine);
+    const status = await new Promise<number>((r) => machine!.once('exit', r));
+    expect(status).toBe((0x11 << 1) | 1);
+    expect(out()).toContain('rom: reset vector jump found in the F000 copy');
+    const map = machine.mem.map();
+    expect(map).toContainEqual({ base: 0xffff0000, end: 0xffffffff, kind: 'rom', name: 'bios', offset: 0 });
+  });
+
+  it('loads a Multiboot kernel with --kernel semantics: 32-bit entry, magic, memory sizes, command line', async () => {
+    machine = await startMachine({
+      boot: { kind: 'kernel', path: guest('test/guests/multiboot.elf'), cmdline: 'a=1 b' },
+      pc: { ramSize: 32 << 20, serial: ['vc', 'null'], drives: [], netdevs: [], extra: [{ kind: 'isa-debug-exit', props: { iobase: 0xf4, iosize: 1 } }] },
+    });
+    const out = collect(machine);
+    const status = await new Promise<number>((r) => machine!.once('exit', r));
+    expect(out()).toContain('multiboot: magic ok');
+    expect(out()).toContain('mem_lower=640 mem_upper=31744');
+    expect(out()).toMatch(/cmdline=\S*multiboot\.elf a=1 b/);
+    expect(status).toBe(99);
+  });
+});
