@@ -40,16 +40,17 @@ let handlerImage: Uint8Array | null = null;
 /**
  * Exception handlers for rig.flat({ idtHandlers: 0x3000 }): the one for vector v (at
  * 0x3000 + 32*v) stores v at 0x600, the error code (or 0) at 0x604, the return EIP at 0x608
- * and the return CS at 0x60C, then halts.
+ * and the return CS at 0x60C, then halts. They write through SS, which is always usable in a
+ * handler (DS may be null, e.g. after an interrupt from V86 mode).
  */
 export function recordingHandlers(): Uint8Array {
   if (!handlerImage) {
     let src = '';
     for (let v = 0; v < 256; v++) {
       const err = v === 8 || (v >= 10 && v <= 14) || v === 17;
-      src += `times ${v * 32} - ($ - $$) db 0xcc\nmov byte [0x600], ${v}\n`;
-      src += err ? 'pop dword [0x604]\n' : 'mov dword [0x604], 0\n';
-      src += 'pop dword [0x608]\npop dword [0x60c]\nhlt\n';
+      src += `times ${v * 32} - ($ - $$) db 0xcc\nmov byte [ss:0x600], ${v}\n`;
+      src += err ? 'pop dword [ss:0x604]\n' : 'and dword [ss:0x604], 0\n';
+      src += 'pop dword [ss:0x608]\npop dword [ss:0x60c]\nhlt\n';
     }
     handlerImage = asm(src, 32, 0x3000);
   }
@@ -115,7 +116,7 @@ export class Rig {
     this.desc(0x500, 2, 0, 0xfffff, 0x93);
     this.desc(0x500, 3, 0, 0xfffff, 0xfb);
     this.desc(0x500, 4, 0, 0xfffff, 0xf3);
-    this.desc(0x500, 5, 0x800, 0x67, 0x89, 0);
+    this.desc(0x500, 5, 0x800, 0x67, 0x8b, 0); // busy: it is the current task
     this.wr32(0x800 + 4, 0x8000);
     this.wr32(0x800 + 8, 0x10);
     this.u8[0x800 + 0x66] = 0x68;
