@@ -53,8 +53,13 @@ export const enum Hdr {
   KICK = 11,
   /** Bumped by the main thread after it posted a command to the vCPU thread. */
   MAIL = 12,
+  /**
+   * Per ISA line n, word IRQ_RISES + n counts rising edges: a line that went up and down
+   * again before the core looked at IRQ_LEVELS still delivers its edge.
+   */
+  IRQ_RISES = 16,
 }
-export const HDR_WORDS = 16;
+export const HDR_WORDS = 32;
 
 /** Word indices inside a slot. */
 export const enum Slot {

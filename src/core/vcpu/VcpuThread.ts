@@ -159,6 +159,7 @@ export class VcpuThread {
   private _ctlSeen = 0;
   private _irqSeen = 0;
   private _daemonLevels = 0;
+  private readonly _risesSeen = new Int32Array(16);
   private _coreLevels = 0;
   private _quit = false;
   private _traps = 0;
@@ -277,7 +278,15 @@ export class VcpuThread {
       const changed = levels ^ this._daemonLevels;
       this._daemonLevels = levels;
       for (let n = 0; n < 16; n++) {
-        if (changed & (1 << n)) this.pic.setIrq(n, ((levels | this._coreLevels) & (1 << n)) !== 0);
+        const bit = 1 << n;
+        const rises = Atomics.load(hdr, Hdr.IRQ_RISES + n);
+        if (rises !== this._risesSeen[n] && !(changed & bit) && !(this._coreLevels & bit)) {
+          // The line moved and came back while we were not looking: its rising edge still counts.
+          const high = (levels & bit) !== 0;
+          this.pic.setIrq(n, !high);
+          this.pic.setIrq(n, high);
+        } else if (changed & bit) this.pic.setIrq(n, ((levels | this._coreLevels) & bit) !== 0);
+        this._risesSeen[n] = rises;
       }
     }
     if (Atomics.load(hdr, Hdr.CTL_SEQ) !== this._ctlSeen) this._drainDm();
@@ -730,6 +739,7 @@ export class VcpuThread {
       if (v.stop?.reason === 'triple-fault' || v.stop?.reason === 'device-error' || v.stop?.reason === 'internal-error') {
         throw new Error(`vCPU ${v.index} cannot continue after ${v.stop.reason.replace('-', ' ')}; use system_reset`);
       }
+      this._passBreakpoint(v);
       v.running = true;
       v.stop = null;
       if (!quiet) this._emit({ t: 'resume', vcpu: v.index });
@@ -926,9 +936,22 @@ export class VcpuThread {
     if (v.stop?.reason === 'triple-fault' || v.stop?.reason === 'device-error' || v.stop?.reason === 'internal-error') {
       throw new Error(`vCPU ${v.index} cannot run after ${v.stop.reason.replace('-', ' ')}; use system_reset`);
     }
+    this._passBreakpoint(v);
     v.running = true;
     v.stop = null;
     this.clock.thaw();
+  }
+
+  /**
+   * A vCPU stopped on an exec breakpoint that still sits on it executes that instruction when
+   * it runs again, instead of stopping at once: what EFLAGS.RF does for a hardware debugger.
+   * (Moved elsewhere, by a register write, it stops at a breakpoint there as usual.)
+   */
+  private _passBreakpoint(v: Vcpu): void {
+    const st = v.stop;
+    if (st?.reason !== 'breakpoint' || st.addr === undefined) return;
+    const s = v.backend.getState();
+    if (((s.cs.base + s.eip) >>> 0) === st.addr) v.backend.skipBreakpointOnce();
   }
 
   get regionInfo(): readonly RegionInfo[] {

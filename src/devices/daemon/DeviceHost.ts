@@ -230,8 +230,10 @@ export class DeviceHost {
     const cur = Atomics.load(hdr, Hdr.IRQ_LEVELS);
     const want = set.size > 0;
     if (((cur & bit) !== 0) === want) return;
-    if (want) Atomics.or(hdr, Hdr.IRQ_LEVELS, bit);
-    else Atomics.and(hdr, Hdr.IRQ_LEVELS, ~bit);
+    if (want) {
+      Atomics.add(hdr, Hdr.IRQ_RISES + n, 1);
+      Atomics.or(hdr, Hdr.IRQ_LEVELS, bit);
+    } else Atomics.and(hdr, Hdr.IRQ_LEVELS, ~bit);
     Atomics.add(hdr, Hdr.IRQ_SEQ, 1);
     // A running vCPU leaves run() soon to look; a halted one wakes.
     Atomics.store(hdr, Hdr.KICK, 1);
