@@ -5,7 +5,7 @@
 import { Box, Text } from 'ink';
 import { memo, useSyncExternalStore } from 'react';
 import { layout, type LayoutNode } from './layout.js';
-import { helpLines, padLine, RENDERERS, statusLine, type Line, type Seg } from './panes.js';
+import { helpLines, padLine, RENDERERS, statusLine, stopReason, type Line, type Seg } from './panes.js';
 import { PANES, type TuiState, type TuiStore } from './store.js';
 
 function SegText({ s }: { s: Seg }): React.JSX.Element {
@@ -95,6 +95,9 @@ function bottomLine(s: TuiState, w: number): Line {
     ], w);
   }
   if (s.message) return padLine([{ text: s.message, fg: 'yellow' }], w);
+  // The status line has no room for a long stop reason in a narrow terminal: say it here.
+  const reason = stopReason(s);
+  if (reason && s.input === 'monitor' && w < 140 && s.stop?.reason !== 'pause') return padLine([{ text: `stopped: ${reason}`, fg: 'red', bold: true }], w);
   const leave = s.ownHost ? 'q quit' : 'q detach';
   return padLine([{ text: s.input === 'guest' ? 'keys go to the guest: Ctrl-] back to the monitor' : `${HINT}  ${leave}`, dim: true }], w);
 }

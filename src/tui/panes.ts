@@ -15,8 +15,6 @@ export interface Seg {
 }
 export type Line = Seg[];
 
-const plain = (text: string, w: number, style: Omit<Seg, 'text'> = {}): Line => [{ text: fit(text, w), ...style }];
-
 /** Pads a line of segments to exactly w columns (cutting what is past it). */
 export function padLine(line: Line, w: number): Line {
   const out: Line = [];
@@ -155,7 +153,9 @@ export function disasmPane(s: TuiState, w: number, h: number, focused: boolean):
     const isIp = l.addr === s.ipLinear && !s.running;
     const isCur = l.addr === s.disasmCursor && focused;
     const mark: Seg = bp ? { text: bp.enabled ? '●' : '○', fg: 'red', bold: true } : { text: ' ' };
-    const arrow: Seg = isIp ? { text: '▶', fg: 'green', bold: true } : { text: ' ' };
+    // At an I/O or MMIO stop EIP is already past the instruction whose request is pending.
+    const isTrap = !s.running && s.stop?.ioreq && s.stop.addr === l.addr;
+    const arrow: Seg = isIp ? { text: '▶', fg: 'green', bold: true } : isTrap ? { text: '!', fg: 'yellow', bold: true } : { text: ' ' };
     const body = `${hx(l.addr, 8)}  ${bytesW ? fit(l.bytes, bytesW) + ' ' : ''}${l.text}`;
     const style: Omit<Seg, 'text'> = isCur ? { inverse: true } : isIp ? { fg: 'green', bold: true } : {};
     out.push([mark, arrow, { text: ' ' }, { text: fit(body, w - 3), ...style }]);
@@ -288,9 +288,8 @@ export function outputPane(s: TuiState, w: number, h: number): Line[] {
 // ---- status line and help ------------------------------------------------------------------
 
 export function statusLine(s: TuiState, w: number, shows: 'serial' | 'vga'): Line {
-  const state = !s.connected ? 'DISCONNECTED' : s.running ? 'RUNNING' : s.status === 'shutdown' ? 'SHUTDOWN' : 'PAUSED';
+  const state = !s.connected ? 'GONE' : s.running ? 'RUNNING' : s.status === 'shutdown' ? 'SHUTDOWN' : 'PAUSED';
   const stateColor = !s.connected ? 'red' : s.running ? 'green' : 'yellow';
-  const reason = s.stop && !s.running ? s.stop.text : '';
   const mode = s.cpu ? modeText(s.cpu.mode) : '?';
   const parts: Line = [
     { text: ` ${s.name || 'hvmon'} `, bold: true, inverse: true },
@@ -300,8 +299,14 @@ export function statusLine(s: TuiState, w: number, shows: 'serial' | 'vga'): Lin
     { text: s.input === 'guest' ? ' KEYS→GUEST ' : ' KEYS→MON ', inverse: s.input === 'guest', fg: s.input === 'guest' ? 'magenta' : 'cyan' },
     { text: ` ${shows === 'vga' ? 'VGA' : 'serial'} `, dim: true },
   ];
+  const reason = stopReason(s);
   if (reason) parts.push({ text: ` ${reason}`, fg: 'red', bold: true });
   return padLine(parts, w);
+}
+
+/** Why the current vCPU is stopped, or '' while it runs. */
+export function stopReason(s: TuiState): string {
+  return s.stop && !s.running ? s.stop.text : '';
 }
 
 export const HELP_TEXT = `hvmon TUI keys

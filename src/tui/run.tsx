@@ -11,6 +11,7 @@ import { PassThrough } from 'node:stream';
 import { QmpClient } from '../monitor/client.js';
 import { listHosts } from '../monitor/runtime.js';
 import { appendHistory, loadHistory } from '../repl/history.js';
+import { TuiStore } from './store.js';
 
 export interface TuiOptions {
   target: string;
@@ -21,19 +22,24 @@ const ENTER = '\x1b[?1049h\x1b[?25l';
 const LEAVE = '\x1b[?25h\x1b[?1049l';
 
 export async function runTui(o: TuiOptions): Promise<void> {
+  // The VM may be resumed the moment this function first waits (hvmon run starts it paused,
+  // calls runTui, then resumes): connect and subscribe to the output streams before anything
+  // slow, such as loading ink and React, so the guest's first words reach the console.
+  const client = await QmpClient.connect(o.target);
+  const store = new TuiStore(client, { history: loadHistory(), saveHistory: appendHistory });
+  await store.attach();
+
   // ink renders only the last frame when it believes it runs under CI (CI=true): right for
   // logs, wrong for a terminal the user is looking at. Decide before ink is loaded.
   if (process.stdout.isTTY) {
     delete process.env.CI;
     delete process.env.CONTINUOUS_INTEGRATION;
   }
-  const [{ render }, React, { App }, { TuiStore }, { Controller }, { decodeKeys }] = await Promise.all([
-    import('ink'), import('react'), import('./App.js'), import('./store.js'), import('./controller.js'), import('./keys.js'),
+  const [{ render }, React, { App }, { Controller }, { decodeKeys }] = await Promise.all([
+    import('ink'), import('react'), import('./App.js'), import('./controller.js'), import('./keys.js'),
   ]);
-
-  const client = await QmpClient.connect(o.target);
   const own = (await listHosts()).some((h) => h.pid === process.pid && (h.socket === o.target || `unix:${h.socket}` === o.target));
-  const store = new TuiStore(client, { ownHost: own, history: loadHistory(), saveHistory: appendHistory });
+  store.setOwnHost(own);
 
   const out = process.stdout;
   const stdin = process.stdin;

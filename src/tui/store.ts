@@ -149,8 +149,9 @@ export class TuiStore {
 
   // ---- publishing ------------------------------------------------------------------------
 
+  /** The live state, for the controller (keys act on what is true now, not on the last frame). */
   get state(): TuiState {
-    return this._snap;
+    return this._s;
   }
 
   subscribe = (fn: () => void): (() => void) => {
@@ -192,20 +193,39 @@ export class TuiStore {
     this._set({ log: log.length > LOG_MAX ? log.slice(-LOG_MAX) : log });
   }
 
+  private _messageTimer: NodeJS.Timeout | null = null;
+
+  /** A note on the bottom line; it goes away after a few seconds (or on Esc). */
   message(text: string | null): void {
+    if (this._messageTimer) clearTimeout(this._messageTimer);
+    this._messageTimer = text && !this._closed ? setTimeout(() => this._set({ message: null }), 5000) : null;
+    this._messageTimer?.unref();
     this._set({ message: text });
+  }
+
+  setOwnHost(own: boolean): void {
+    this._set({ ownHost: own });
   }
 
   // ---- connection ----------------------------------------------------------------------
 
   /** Subscribes to the streams first (output must not be lost), then reads the current state. */
-  async start(): Promise<void> {
+  async attach(): Promise<void> {
+    if (this._attached) return;
+    this._attached = true;
     this._link.on('event', (e) => this._event(e));
     this._link.on('close', () => {
       this._set({ connected: false, running: false, status: 'shutdown' });
       this.log('event', '[the VM host has gone]');
     });
     await this._link.execute('subscribe', { events: ['SERIAL_OUTPUT', 'VGA_UPDATE'] });
+  }
+
+  private _attached = false;
+
+  /** attach(), then reads the current state and starts the polls. */
+  async start(): Promise<void> {
+    await this.attach();
     try {
       const n = await this._link.execute<{ name?: string }>('query-name');
       this._s.name = n.name ?? '';
@@ -235,6 +255,7 @@ export class TuiStore {
     if (this._pollTimer) clearInterval(this._pollTimer);
     if (this._trapTimer) clearInterval(this._trapTimer);
     if (this._emitTimer) clearTimeout(this._emitTimer);
+    if (this._messageTimer) clearTimeout(this._messageTimer);
   }
 
   private _event(e: QmpEvent): void {
@@ -327,11 +348,16 @@ export class TuiStore {
     const cpu = await this._link.execute<CpuView>('reg-read', { vcpu: this._s.vcpu });
     const regs = cpu.regs;
     if (atStop && !cpu.running) {
+      // A stop is often refreshed twice (the command's answer and its DEBUG_STOP event): the
+      // second read sees the same registers and must not clear the highlight.
       const prev = this._stopRegs;
-      this._stopRegs = regs;
-      const changed = new Set<string>();
-      if (prev) for (const k of Object.keys(regs)) if (prev[k] !== regs[k]) changed.add(k);
-      this._s.changed = changed;
+      const same = prev !== null && Object.keys(regs).every((k) => prev[k] === regs[k]);
+      if (!same) {
+        this._stopRegs = regs;
+        const changed = new Set<string>();
+        if (prev) for (const k of Object.keys(regs)) if (prev[k] !== regs[k]) changed.add(k);
+        this._s.changed = changed;
+      }
     }
     this._s.cpu = cpu;
     this._s.ipLinear = ((regs['cs.base'] ?? 0) + (regs.eip ?? 0)) >>> 0;
@@ -535,7 +561,7 @@ export class TuiStore {
   }
 
   /** Which screen the console pane shows now. */
-  consoleShows(s: TuiState = this._snap): 'serial' | 'vga' {
+  consoleShows(s: TuiState = this._s): 'serial' | 'vga' {
     if (s.consoleMode !== 'auto') return s.consoleMode;
     return s.vga && s.vga.text.some((l) => l.trim()) ? 'vga' : 'serial';
   }
