@@ -263,7 +263,7 @@ export function formatTraps(list: TrapView[]): string {
     const op = t.space === 'pio' ? (t.dir === 'read' ? 'in' : 'out') + ['', 'b', 'w', '', 'l'][t.size] : (t.dir === 'read' ? 'rd' : 'wr') + t.size;
     const addr = t.space === 'pio' ? h(t.addr, 4) : h(t.addr, 8);
     const dev = (t.device ?? '-') + (t.register ? ' ' + t.register : '');
-    const lat = t.inCore ? `${t.totalUs.toFixed(2)}us in-core` : t.pickupUs !== null ? `${t.pickupUs.toFixed(2)}+${(t.serviceUs ?? 0).toFixed(2)}us` : '-';
+    const lat = t.inCore ? 'in-core' : t.pickupUs !== null ? `${t.pickupUs.toFixed(2)}+${(t.serviceUs ?? 0).toFixed(2)}us` : '';
     const rep = t.count > 1 ? ` x${t.count}` : '';
     lines.push(`${String(t.seq).padStart(5)} ${t.vcpu < 0 ? 'mon' : String(t.vcpu).padStart(3)} ${hx(t.ip, 8)} ${op.padEnd(5)} ${addr.padEnd(10)} ${h(t.value, t.size * 2).padEnd(10)} ${(dev + rep).padEnd(22)} ${t.failed ? 'FAILED ' : ''}${lat}`);
   }

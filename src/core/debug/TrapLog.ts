@@ -5,7 +5,8 @@
 //   SEQ      sequence number + 1, written LAST so a reader can tell a half-written entry
 //   VCPU, IP (linear), INFO (space | dir<<1 | size<<4 | inCore<<8 | stopped<<9 | failed<<10),
 //   ADDR, VALUE, COUNT, REGION (index into the name table the vCPU thread publishes)
-//   T_SUBMIT, T_PICKUP, T_DONE (ms since the epoch; pickup/done are 0 for in-core devices)
+//   T_SUBMIT, T_PICKUP, T_DONE (ms since the epoch). In-core traps carry none (they take
+//   well under a microsecond); remote traps carry them for a sample (see VcpuThread).
 
 export const TRAP_LOG_ENTRIES = 4096;
 const I32_PER = 8;
@@ -113,9 +114,9 @@ export class TrapLog {
         inCore: (info & TrapInfo.IN_CORE) !== 0,
         failed: (info & TrapInfo.FAILED) !== 0,
         time: t0,
-        pickupUs: tp ? (tp - t0) * 1000 : null,
+        pickupUs: tp && t0 ? (tp - t0) * 1000 : null,
         serviceUs: tp && td ? (td - tp) * 1000 : null,
-        totalUs: td ? (td - t0) * 1000 : 0,
+        totalUs: td && t0 ? (td - t0) * 1000 : 0,
       });
     }
     return out;

@@ -134,7 +134,9 @@ export class IoreqViews {
   }
 }
 
+const ORIGIN = performance.timeOrigin;
+
 /** A wall-clock timestamp in ms that is comparable between threads (each has its own timeOrigin). */
 export function stamp(): number {
-  return performance.timeOrigin + performance.now();
+  return ORIGIN + performance.now();
 }

@@ -284,9 +284,9 @@ export class IoreqServer {
     const sliceMs = opts.sliceMs ?? 2;
     const idleSpinMs = opts.idleSpinMs ?? 0.2;
     const hdr = this.views.hdr;
+    let lastWork = performance.now();
     while (!stop()) {
       const start = performance.now();
-      let lastWork = start;
       for (;;) {
         const n = this.poll();
         const now = performance.now();
@@ -297,12 +297,17 @@ export class IoreqServer {
       // Let timers and I/O callbacks run.
       await new Promise<void>((r) => setImmediate(r));
       if (stop()) break;
-      if (performance.now() - lastWork > idleSpinMs) {
+      const idle = performance.now() - lastWork;
+      if (idle > idleSpinMs) {
         const bell = Atomics.load(hdr, Hdr.DOORBELL);
         Atomics.store(hdr, Hdr.DAEMON_SLEEPING, 1);
+        // The longer nothing has come, the longer the sleep (1 ms up to 20 ms), so that an idle
+        // VM costs next to nothing; the next timer bounds it, and a doorbell ends it at once.
+        const cap = Math.min(20, Math.max(1, idle / 10));
+        const ms = Math.max(0, Math.min(opts.sleepMs?.() ?? cap, cap));
         // Re-check after announcing the sleep: a request published before the announcement
         // did not ring, so it must be seen here.
-        if (!this.pending()) Atomics.wait(hdr, Hdr.DOORBELL, bell, Math.max(0, Math.min(opts.sleepMs?.() ?? 1, 1)));
+        if (!this.pending()) Atomics.wait(hdr, Hdr.DOORBELL, bell, ms);
         Atomics.store(hdr, Hdr.DAEMON_SLEEPING, 0);
       }
     }

@@ -394,9 +394,13 @@ export class Machine extends EventEmitter<MachineEvents> {
 
   async quit(): Promise<void> {
     if (this._quitting) return;
-    const stopVcpu = this.vcpu({ t: 'quit' }).catch(() => undefined);
-    const stopDaemon = this.daemon({ t: 'quit' }).catch(() => undefined);
-    await Promise.race([Promise.all([stopVcpu, stopDaemon]), new Promise((r) => setTimeout(r, 1000))]);
+    // Ask both workers to finish and give them a moment to exit by themselves (closing files,
+    // writing a profile) before they are terminated.
+    const exited = (w: Worker | null): Promise<unknown> => (w ? new Promise((r) => w.once('exit', r)) : Promise.resolve());
+    const gone = Promise.all([exited(this._vcpuWorker), exited(this._daemonWorker)]);
+    void this.vcpu({ t: 'quit' }).catch(() => undefined);
+    void this.daemon({ t: 'quit' }).catch(() => undefined);
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 2000))]);
     this._quitting = true;
     this._state = 'quit';
     await this._terminate();

@@ -32,6 +32,10 @@ import { ExitReason, IoDir, type VcpuBackend } from './VcpuBackend.js';
 
 /** Instructions per run() slice: bounds how long timers, IRQs and commands wait. */
 const SLICE = 20000;
+/** Loop turns between looks at the in-core timers when a guest traps continuously. */
+const TIMER_CHECK_EXITS = 64;
+/** One remote trap in this many carries hop timestamps (clock reads cost a third of a trap). */
+const TIMING_SAMPLE = 8;
 
 /** Messages from the device model to the core. */
 export type DmToCore =
@@ -164,6 +168,8 @@ export class VcpuThread {
   private _quit = false;
   private _traps = 0;
   private _lastDeviceError: { device: string; message: string } | null = null;
+  private _sliceEnded = true;
+  private _timingTurn = 0;
 
   constructor(
     readonly init: VcpuThreadInit,
@@ -268,8 +274,19 @@ export class VcpuThread {
   }
 
   /** Timers, IRQ lines, commands from the machine and ranges from the device model. */
+  /**
+   * The in-core timers are looked at every TIMER_CHECK_EXITS loop turns (or whenever a slice
+   * ended for another reason than a trap): reading the clock on every trap would cost more than
+   * the trap itself, and a trap-bound guest makes a turn every microsecond or so.
+   */
+  private _turns = 0;
+
   private _service(): void {
-    this.clock.runDue();
+    if (++this._turns >= TIMER_CHECK_EXITS || this._sliceEnded) {
+      this._turns = 0;
+      this._sliceEnded = false;
+      this.clock.runDue();
+    }
     const hdr = this.hdr;
     const irqSeq = Atomics.load(hdr, Hdr.IRQ_SEQ);
     if (irqSeq !== this._irqSeen) {
@@ -404,6 +421,7 @@ export class VcpuThread {
       v.debugCfg = cfg;
     }
     const reason = b.run(single ? 1 : SLICE);
+    if (reason !== ExitReason.IO && reason !== ExitReason.MMIO) this._sliceEnded = true;
     switch (reason) {
       case ExitReason.IO:
       case ExitReason.MMIO:
@@ -606,7 +624,7 @@ export class VcpuThread {
     const hit = bus.find(ex.addr);
     const remote = hit !== null && hit.region instanceof RemoteRange;
     const read = ex.dir === IoDir.READ;
-    const t0 = stamp();
+    if (remote) v.client.timing = ++this._timingTurn % TIMING_SAMPLE === 0;
     let value = 0;
     let info = (pio ? 0 : TrapInfo.MMIO) | (read ? TrapInfo.READ : 0) | (ex.size << 4) | (remote ? 0 : TrapInfo.IN_CORE);
     if (override?.answer !== undefined || override?.skip) {
@@ -629,8 +647,8 @@ export class VcpuThread {
     if (failed) info |= TrapInfo.FAILED;
     const h = v.client.hops;
     const region = hit ? this._regionIndex.get(hit.region) ?? -1 : -1;
-    if (remote && override === null) this.trapLog.record(v.index, ex.ip, info, ex.addr, value, ex.count, region, h.submit, h.pickup, h.done);
-    else this.trapLog.record(v.index, ex.ip, info, ex.addr, value, ex.count, region, t0, 0, stamp());
+    if (remote && override === null && v.client.timing) this.trapLog.record(v.index, ex.ip, info, ex.addr, value, ex.count, region, h.submit, h.pickup, h.done);
+    else this.trapLog.record(v.index, ex.ip, info, ex.addr, value, ex.count, region, 0, 0, 0);
     this._traps++;
     b.completeIo();
     if (failed) {
