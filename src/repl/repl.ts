@@ -3,24 +3,13 @@
 // registers included), scripts and stdin for automation, and a non-zero exit status when a
 // command fails. It never touches core objects: everything goes through QMP.
 
-import { appendFileSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { QmpClient } from '../monitor/client.js';
 import type { QmpEvent } from '../monitor/protocol.js';
 import { resolveTarget } from '../monitor/runtime.js';
+import { appendHistory, HISTORY_MAX, loadHistory } from './history.js';
 
-const HISTORY = (): string => process.env.HVMON_HISTORY ?? join(homedir(), '.hvmon_history');
-const HISTORY_MAX = 1000;
-
-function loadHistory(): string[] {
-  try {
-    return readFileSync(HISTORY(), 'utf8').split('\n').filter(Boolean).slice(-HISTORY_MAX).reverse();
-  } catch {
-    return [];
-  }
-}
 
 function describeEvent(e: QmpEvent): string | null {
   const d = e.data ?? {};
@@ -85,7 +74,8 @@ export async function runRepl(target: string, o: { command?: string[]; file?: st
     output: process.stdout,
     prompt: '(hvmon) ',
     terminal: interactive,
-    history: interactive ? loadHistory() : [],
+    // readline wants the newest first.
+    history: interactive ? loadHistory().reverse() : [],
     historySize: HISTORY_MAX,
     completer: (line: string, cb: (err: Error | null, result: [string[], string]) => void) => {
       client.execute<string[]>('hmp-complete', { line }).then(
@@ -111,13 +101,7 @@ export async function runRepl(target: string, o: { command?: string[]; file?: st
     let queue = Promise.resolve();
     rl.on('line', (line) => {
       queue = queue.then(async () => {
-        if (interactive && line.trim()) {
-          try {
-            appendFileSync(HISTORY(), line.trim() + '\n', { mode: 0o600 });
-          } catch {
-            // A read-only home is no reason to stop.
-          }
-        }
+        if (interactive) appendHistory(line);
         await runLine(line);
         if (/^\s*(quit|q)\s*$/.test(line)) rl.close();
         else if (interactive) rl.prompt();
