@@ -31,10 +31,110 @@ import { WatchSpace, Access } from '../../debug/DebugTables.js';
 import type { GuestMemory } from '../../memory/GuestMemory.js';
 import { MemCtl } from '../../memory/GuestMemory.js';
 import type { VcpuRun } from '../VcpuBackend.js';
-import { ExitReason, IoDir } from '../VcpuBackend.js';
-import { Reg, Seg, F, Vec, Ev, Lf, Tlb, Cr0Bit, Cr4Bit, CPU_SIGNATURE } from './consts.js';
+import type { ExitReason, IoDir } from '../VcpuBackend.js';
+import { CPU_SIGNATURE } from './consts.js';
 import * as sys from './system.js';
-import { step } from './exec.js';
+import { step as execStep } from './exec.js';
+
+// ---- Local copies of consts.ts's enums ----
+// esbuild (behind tsx and vitest) inlines a const enum only inside the file that declares it;
+// from another module every use is a property load, under some loaders a getter call. These
+// are on the hot path, so this file keeps its own copies; consts.test.ts checks they agree.
+
+/** General registers in x86 encoding order: also the index into Cpu.r32. */
+export const enum Reg {
+  EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7,
+}
+/** Segment registers in x86 encoding order (Sreg field), then LDTR and TR. */
+export const enum Seg {
+  ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5, LDTR = 6, TR = 7,
+}
+/** EFLAGS bits (Intel SDM vol. 1, 3.4.3). */
+export const enum F {
+  CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80, TF = 0x100, IF = 0x200, DF = 0x400,
+  OF = 0x800, IOPL = 0x3000, NT = 0x4000, RF = 0x10000, VM = 0x20000, AC = 0x40000,
+  VIF = 0x80000, VIP = 0x100000, ID = 0x200000,
+  /** The six arithmetic flags. */
+  ARITH = 0x8d5,
+}
+/** Exception vectors (SDM vol. 3, table 6-1). */
+export const enum Vec {
+  DE = 0, DB = 1, NMI = 2, BP = 3, OF = 4, BR = 5, UD = 6, NM = 7, DF = 8, TS = 10, NP = 11,
+  SS = 12, GP = 13, PF = 14, MF = 16, AC = 17,
+}
+/** How an event reaches the IDT: decides DPL checks, error codes and the EXT bit. */
+export const enum Ev {
+  /** A processor exception: pushes an error code when its vector has one. */
+  EXC = 0,
+  /** An external interrupt or NMI: EXT=1 in error codes of faults during delivery. */
+  EXT = 1,
+  /** INT n: gate DPL checked against CPL, IOPL-sensitive in V86 mode. */
+  SOFT = 2,
+  /** INT3 / INTO: gate DPL checked, but not IOPL-sensitive in V86 mode. */
+  SOFTEXC = 3,
+  /** INT1 (ICEBP, F1): delivered like a hardware #DB, no DPL check. */
+  ICEBP = 4,
+}
+/**
+ * Lazy flags: the last flag-setting operation. ZF, SF and PF always come from `lres`
+ * (except ALL); CF, OF and AF from the operation's formula or from `flags`.
+ */
+export const enum Lf {
+  /** All six arithmetic flags are in `flags`. */
+  ALL = 0,
+  /** ZF/SF/PF from lres, CF/OF/AF from `flags`. */
+  ZSP = 1,
+  /** AND/OR/XOR/TEST: CF=OF=AF=0. */
+  LOGIC = 2,
+  ADD = 3,
+  /** ADC with a carry in of 1 (with 0 it is recorded as ADD). */
+  ADC = 4,
+  SUB = 5,
+  /** SBB with a borrow in of 1. */
+  SBB = 6,
+  /** INC: like ADD of 1, but CF is kept in `flags`. */
+  INC = 7,
+  /** DEC: like SUB of 1, but CF is kept in `flags`. */
+  DEC = 8,
+}
+/**
+ * TLB entry: page-aligned host byte offset | these bits; 0 = no entry. An access takes the fast
+ * path when (entry & check) === VALID, where the check mask depends on CPL and direction.
+ */
+export const enum Tlb {
+  VALID = 1,
+  /** U/S=0: user accesses take the slow path (which faults). */
+  NOUSER = 2,
+  /** User writes slow: read-only page, D not yet set, ROM/MMIO, watched. */
+  NOWU = 4,
+  /** Supervisor writes slow: read-only with CR0.WP, D not set, ROM/MMIO, watched. */
+  NOWS = 8,
+  /** Reads slow: MMIO hole or watched page. */
+  SLOWR = 16,
+  /** Part of a 4 MiB page (INVLPG of such a page flushes everything). */
+  BIG = 32,
+  RCHK_SUP = VALID | SLOWR,
+  RCHK_USER = VALID | SLOWR | NOUSER,
+  WCHK_SUP = VALID | NOWS,
+  WCHK_USER = VALID | NOWU | NOUSER,
+}
+export const enum Cr0Bit {
+  PE = 0x1, MP = 0x2, EM = 0x4, TS = 0x8, ET = 0x10, NE = 0x20, WP = 0x10000, AM = 0x40000,
+  NW = 0x20000000, CD = 0x40000000, PG = 0x80000000,
+}
+export const enum Cr4Bit {
+  VME = 0x1, PVI = 0x2, TSD = 0x4, DE = 0x8, PSE = 0x10,
+}
+/** ExitReason's values (VcpuBackend.ts), local for the same reason. */
+export const enum Xr {
+  NONE = 0, IO = 1, MMIO = 2, HLT = 3, IRQ_WINDOW = 4, INTR = 5, DEBUG = 6, SHUTDOWN = 7, INTERNAL_ERROR = 8,
+}
+
+/** IoDir's values. */
+const enum Dir { WRITE = 0, READ = 1 }
+
+/** exec.ts's step(), held in a module-local binding (an imported one can be a getter). */
+const step: (c: Cpu) => void = execStep;
 
 /** Thrown for a guest fault; the vector and error code are in Cpu.fVec / Cpu.fCode. */
 export const FAULT = { kind: 'fault' } as const;
@@ -688,7 +788,7 @@ export class Cpu {
       if (size === 2) return u8[a] | (u8[a + 1] << 8);
       return u8[a] | (u8[a + 1] << 8) | (u8[a + 2] << 16) | (u8[a + 3] << 24);
     }
-    return this.ioRead(ExitReason.MMIO, phys, size);
+    return this.ioRead(Xr.MMIO, phys, size);
   }
 
   physWrite(phys: number, size: number, v: number, lin: number): void {
@@ -702,7 +802,7 @@ export class Cpu {
       if (size > 2) { u8[a + 2] = v >> 16; u8[a + 3] = v >> 24; }
       return;
     }
-    this.ioWrite(ExitReason.MMIO, phys, size, v);
+    this.ioWrite(Xr.MMIO, phys, size, v);
   }
 
   /** Page-table reads and writes: physical, no exits, holes read as 0. */
@@ -891,7 +991,7 @@ export class Cpu {
     const phys = this.tlbPhys[page] | (lin & 4095);
     const h = this.readMap[phys >>> 12];
     this.eip = ip + 1;
-    if (h < 0) return this.ioRead(ExitReason.MMIO, phys, 1);
+    if (h < 0) return this.ioRead(Xr.MMIO, phys, 1);
     const po = lin & 4095;
     this.fLo = ip - po;
     this.fHi = Math.min(ip - po + 4095, this.segLim[Seg.CS]);
@@ -904,7 +1004,7 @@ export class Cpu {
   // =====================================================================================
 
   /** An MMIO read or IN: from the read cache when redoing, else exit and abort. */
-  ioRead(kind: ExitReason, addr: number, size: number): number {
+  ioRead(kind: number, addr: number, size: number): number {
     if (this._rcPos + size <= this._rcLen) {
       const rc = this._rc;
       const p = this._rcPos;
@@ -915,8 +1015,8 @@ export class Cpu {
     }
     if (this.noExit) return size === 4 ? -1 : (1 << (size * 8)) - 1;
     const x = this.exit;
-    x.reason = kind;
-    x.dir = IoDir.READ;
+    x.reason = kind as number as ExitReason;
+    x.dir = Dir.READ as number as IoDir;
     x.addr = addr >>> 0;
     x.size = size as 1 | 2 | 4;
     x.count = 1;
@@ -926,7 +1026,7 @@ export class Cpu {
   }
 
   /** An OUT or a write outside RAM: leaves as an exit once the instruction completes. */
-  ioWrite(kind: ExitReason, addr: number, size: number, v: number): void {
+  ioWrite(kind: number, addr: number, size: number, v: number): void {
     if (this.noExit) return;
     const n = this._wqLen;
     if (n >= WQ_MAX) return;
@@ -951,18 +1051,18 @@ export class Cpu {
     return this._wqLen - this._wqPos;
   }
 
-  private _emitQueued(): ExitReason {
+  private _emitQueued(): Xr {
     const i = this._wqPos++;
     const x = this.exit;
-    x.reason = this._wqKind[i];
-    x.dir = IoDir.WRITE;
+    x.reason = this._wqKind[i] as ExitReason;
+    x.dir = Dir.WRITE as number as IoDir;
     x.addr = this._wqAddr[i] >>> 0;
     x.size = this._wqSize[i] as 1 | 2 | 4;
     x.count = 1;
     x.setValue(this._wqVal[i]);
     x.ip = (this.segBase[Seg.CS] + this.ipStart) >>> 0;
     if (this._wqPos === this._wqLen) this._wqPos = this._wqLen = 0;
-    return x.reason;
+    return this._wqKind[i] as Xr;
   }
 
   private _watchCheck(lin: number, phys: number, size: number, write: boolean): void {
@@ -1689,21 +1789,21 @@ export class Cpu {
    */
   run(budget: number): ExitReason {
     try {
-      return this._run(budget);
+      return this._run(budget) as number as ExitReason;
     } catch (e) {
-      this.exit.reason = ExitReason.INTERNAL_ERROR;
+      this.exit.reason = Xr.INTERNAL_ERROR as number as ExitReason;
       this.exit.message = e instanceof Error ? `interpreter error: ${e.message}\n${e.stack ?? ''}` : `interpreter error: ${String(e)}`;
       this.exit.ip = (this.segBase[Seg.CS] + this.eip) >>> 0;
-      return ExitReason.INTERNAL_ERROR;
+      return Xr.INTERNAL_ERROR as number as ExitReason;
     }
   }
 
-  private _run(budget: number): ExitReason {
+  private _run(budget: number): Xr {
     this.sync();
-    if (this.shutdown) return this._exit(ExitReason.SHUTDOWN);
+    if (this.shutdown) return this._exit(Xr.SHUTDOWN);
     if (Atomics.load(this.kick, 0) !== 0) {
       Atomics.store(this.kick, 0, 0);
-      return this._exit(ExitReason.INTR);
+      return this._exit(Xr.INTR);
     }
     this.slow = true;
     let left = budget;
@@ -1713,7 +1813,7 @@ export class Cpu {
         while (left > 0) {
           if (this.slow) {
             const r = this._slowStep();
-            if (r !== ExitReason.NONE) return r;
+            if (r !== Xr.NONE) return r;
           } else {
             step(this);
             this.icount++;
@@ -1723,15 +1823,15 @@ export class Cpu {
             tick = KICK_INTERVAL;
             if (Atomics.load(this.kick, 0) !== 0) {
               Atomics.store(this.kick, 0, 0);
-              return this._exit(ExitReason.INTR);
+              return this._exit(Xr.INTR);
             }
             if (this.ctl[MemCtl.GENERATION] !== this._memGen || this.dbg.generation !== this._dbgGen) this.sync();
           }
         }
-        return this._exit(ExitReason.INTR);
+        return this._exit(Xr.INTR);
       } catch (e) {
         const r = this._onThrow(e);
-        if (r !== ExitReason.NONE) return r;
+        if (r !== Xr.NONE) return r;
         left--;
       }
     }
@@ -1753,14 +1853,14 @@ export class Cpu {
   /** Set by a triple fault; cleared by reset() or setState(). */
   shutdown = false;
 
-  private _exit(r: ExitReason): ExitReason {
-    this.exit.reason = r;
+  private _exit(r: Xr): Xr {
+    this.exit.reason = r as number as ExitReason;
     this.exit.ip = (this.segBase[Seg.CS] + this.eip) >>> 0;
     return r;
   }
 
   /** What a thrown FAULT / EVENT / ABORT means for the run loop. */
-  private _onThrow(e: unknown): ExitReason {
+  private _onThrow(e: unknown): Xr {
     if (e === FAULT) {
       // Back to the state before the instruction, then deliver the exception.
       this.eip = this.ipStart;
@@ -1790,19 +1890,19 @@ export class Cpu {
       this._watchHit = false;
       this.restart = true;
       this.slow = true;
-      return this.exit.reason;
+      return this.exit.reason as number as Xr;
     }
     throw e;
   }
 
   /** An event is about to be delivered: stop for the debugger first if it asked. */
-  private _raise(vec: number, code: number, type: number): ExitReason {
+  private _raise(vec: number, code: number, type: number): Xr {
     this._repResume = false;
     if (this.catchAll || (this.dbg.vectorCount !== 0 && this.dbg.vectorArmed(vec))) return this._catch(vec, code, type);
     return this.deliverEvent(vec, code, type);
   }
 
-  private _catch(vec: number, code: number, type: number): ExitReason {
+  private _catch(vec: number, code: number, type: number): Xr {
     this._stashVec = vec;
     this._stashCode = code;
     this._stashType = type;
@@ -1817,7 +1917,7 @@ export class Cpu {
     x.vector = vec;
     x.errorCode = type === Ev.EXC && this.pe && (HAS_ERROR_CODE & (1 << vec)) !== 0 && vec < 32 ? code : -1;
     this.slow = true;
-    return this._exit(ExitReason.DEBUG);
+    return this._exit(Xr.DEBUG);
   }
 
   /**
@@ -1825,14 +1925,14 @@ export class Cpu {
    * double-fault rules (SDM vol. 3, table 6-5): contributory + contributory, or #PF +
    * contributory/#PF, is #DF; a fault while delivering #DF shuts the CPU down.
    */
-  deliverEvent(vec: number, code: number, type: number): ExitReason {
+  deliverEvent(vec: number, code: number, type: number): Xr {
     const esp = this.r32[Reg.ESP];
     for (;;) {
       try {
         sys.deliver(this, vec, code, type);
         this.halted = false;
         this.slow = true;
-        return ExitReason.NONE;
+        return Xr.NONE;
       } catch (e) {
         if (e !== FAULT) throw e;
         this.r32[Reg.ESP] = esp;
@@ -1846,7 +1946,7 @@ export class Cpu {
         if (vec === Vec.DF) {
           this.shutdown = true;
           this.exit.shutdown = 'triple-fault';
-          return this._exit(ExitReason.SHUTDOWN);
+          return this._exit(Xr.SHUTDOWN);
         }
         const contrib1 = vec === Vec.DE || (vec >= Vec.TS && vec <= Vec.GP);
         const contrib2 = v2 === Vec.DE || (v2 >= Vec.TS && v2 <= Vec.GP);
@@ -1864,7 +1964,7 @@ export class Cpu {
   }
 
   /** Between instructions when `slow`: exits, events, debug hooks; then one instruction. */
-  private _slowStep(): ExitReason {
+  private _slowStep(): Xr {
     // What the last instruction left behind leaves first, in order.
     if (this._wqLen !== this._wqPos) return this._emitQueued();
     if (this._watchHit) {
@@ -1874,14 +1974,14 @@ export class Cpu {
       x.debugAddr = this._watchAddr;
       x.watchSize = this._watchSize;
       x.watchWrite = this._watchWrite;
-      return this._exit(ExitReason.DEBUG);
+      return this._exit(Xr.DEBUG);
     }
     if (this._stepDone) {
       this._stepDone = false;
       this.exit.debug = 'step';
-      return this._exit(ExitReason.DEBUG);
+      return this._exit(Xr.DEBUG);
     }
-    if (this.shutdown) return this._exit(ExitReason.SHUTDOWN);
+    if (this.shutdown) return this._exit(Xr.SHUTDOWN);
     // An instruction whose read was just completed runs again before anything else.
     if (this.restart) return this._execOne();
     if (this._stashVec >= 0) {
@@ -1890,7 +1990,7 @@ export class Cpu {
       this.eip = this._stashEip;
       if (this._stashType === Ev.SOFT || this._stashType === Ev.SOFTEXC || this._stashType === Ev.ICEBP) this.icount++;
       const r = this.deliverEvent(v, this._stashCode, this._stashType);
-      if (r !== ExitReason.NONE) return r;
+      if (r !== Xr.NONE) return r;
     }
     // Interrupts are taken at instruction boundaries, never right after MOV SS / STI.
     if (!this.shadow) {
@@ -1899,23 +1999,23 @@ export class Cpu {
         this.nmiBlocked = true;
         this.halted = false;
         const r = this._raise(Vec.NMI, -1, Ev.EXT);
-        if (r !== ExitReason.NONE) return r;
+        if (r !== Xr.NONE) return r;
       } else if (this.irqPending >= 0 && (this.flags & F.IF) !== 0) {
         const v = this.irqPending;
         this.irqPending = -1;
         this.halted = false;
         const r = this._raise(v, -1, Ev.EXT);
-        if (r !== ExitReason.NONE) return r;
+        if (r !== Xr.NONE) return r;
       }
-      if (this.irqWindow && (this.flags & F.IF) !== 0 && this.irqPending < 0) return this._exit(ExitReason.IRQ_WINDOW);
+      if (this.irqWindow && (this.flags & F.IF) !== 0 && this.irqPending < 0) return this._exit(Xr.IRQ_WINDOW);
     }
-    if (this.halted) return this._exit(ExitReason.HLT);
+    if (this.halted) return this._exit(Xr.HLT);
     if (this._dbgExec && !this._skipBp && !this._repResume && this.dbg.execCount !== 0) {
       const lin = (this.segBase[Seg.CS] + this.eip) >>> 0;
       if (this.dbg.execAt(lin) !== 0) {
         this.exit.debug = 'breakpoint';
         this.exit.debugAddr = lin;
-        return this._exit(ExitReason.DEBUG);
+        return this._exit(Xr.DEBUG);
       }
     }
     this._skipBp = false;
@@ -1924,14 +2024,14 @@ export class Cpu {
   }
 
   /** One instruction on the careful path: TF trap, single-step, read-cache bookkeeping. */
-  private _execOne(): ExitReason {
+  private _execOne(): Xr {
     const tf = (this.flags & F.TF) !== 0;
     this.shadow = false;
     try {
       step(this);
     } catch (e) {
       const r = this._onThrow(e);
-      if (r === ExitReason.NONE && this.singleStep) this._stepDone = true;
+      if (r === Xr.NONE && this.singleStep) this._stepDone = true;
       this._recalcSlow();
       return r;
     }
@@ -1942,11 +2042,11 @@ export class Cpu {
       // Single-step trap (#DB with DR6.BS) after an instruction that began with TF=1.
       this.dr[6] |= 0x4000;
       const r = this._raise(Vec.DB, -1, Ev.EXC);
-      if (r !== ExitReason.NONE) return r;
+      if (r !== Xr.NONE) return r;
     }
     if (this.singleStep) this._stepDone = true;
     this._recalcSlow();
-    return ExitReason.NONE;
+    return Xr.NONE;
   }
 
   private _recalcSlow(): void {

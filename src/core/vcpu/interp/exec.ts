@@ -2,11 +2,61 @@
 // string instructions. System instructions and far transfers are in system.ts.
 // Opcode maps: Intel SDM vol. 2, appendix A; 386 behaviour from the 80386 PRM.
 
-import { ExitReason } from '../VcpuBackend.js';
 import type { Cpu } from './cpu.js';
-import { R8 } from './cpu.js';
-import { Reg, Seg, F, Vec, Ev, Cr0Bit, Cr4Bit, CPU_SIGNATURE } from './consts.js';
+import { CPU_SIGNATURE } from './consts.js';
 import * as sys from './system.js';
+
+// ---- Local copies of consts.ts's enums ----
+// esbuild (behind tsx and vitest) inlines a const enum only inside the file that declares it;
+// from another module every use is a property load, under some loaders a getter call. These
+// are on the hot path, so this file keeps its own copies; consts.test.ts checks they agree.
+
+/** General registers in x86 encoding order: also the index into Cpu.r32. */
+const enum Reg {
+  EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7,
+}
+/** Segment registers in x86 encoding order (Sreg field), then LDTR and TR. */
+const enum Seg {
+  ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5, LDTR = 6, TR = 7,
+}
+/** EFLAGS bits (Intel SDM vol. 1, 3.4.3). */
+const enum F {
+  CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80, TF = 0x100, IF = 0x200, DF = 0x400,
+  OF = 0x800, IOPL = 0x3000, NT = 0x4000, RF = 0x10000, VM = 0x20000, AC = 0x40000,
+  VIF = 0x80000, VIP = 0x100000, ID = 0x200000,
+  /** The six arithmetic flags. */
+  ARITH = 0x8d5,
+}
+/** Exception vectors (SDM vol. 3, table 6-1). */
+const enum Vec {
+  DE = 0, DB = 1, NMI = 2, BP = 3, OF = 4, BR = 5, UD = 6, NM = 7, DF = 8, TS = 10, NP = 11,
+  SS = 12, GP = 13, PF = 14, MF = 16, AC = 17,
+}
+/** How an event reaches the IDT: decides DPL checks, error codes and the EXT bit. */
+const enum Ev {
+  /** A processor exception: pushes an error code when its vector has one. */
+  EXC = 0,
+  /** An external interrupt or NMI: EXT=1 in error codes of faults during delivery. */
+  EXT = 1,
+  /** INT n: gate DPL checked against CPL, IOPL-sensitive in V86 mode. */
+  SOFT = 2,
+  /** INT3 / INTO: gate DPL checked, but not IOPL-sensitive in V86 mode. */
+  SOFTEXC = 3,
+  /** INT1 (ICEBP, F1): delivered like a hardware #DB, no DPL check. */
+  ICEBP = 4,
+}
+const enum Cr0Bit {
+  PE = 0x1, MP = 0x2, EM = 0x4, TS = 0x8, ET = 0x10, NE = 0x20, WP = 0x10000, AM = 0x40000,
+  NW = 0x20000000, CD = 0x40000000, PG = 0x80000000,
+}
+const enum Cr4Bit {
+  VME = 0x1, PVI = 0x2, TSD = 0x4, DE = 0x8, PSE = 0x10,
+}
+/** Xr.IO and .MMIO. */
+const enum Xr { IO = 1, MMIO = 2 }
+
+/** Index of an 8-bit register (AL CL DL BL AH CH DH BH) in Cpu.r8. */
+const R8 = new Uint8Array([0, 4, 8, 12, 1, 5, 9, 13]);
 
 const PREFIX = new Uint8Array(256);
 for (const p of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) PREFIX[p] = 1;
@@ -21,7 +71,7 @@ export function step(c: Cpu): void {
   if (c.pfx) resetPrefixes(c);
   let op = c.fetch8();
   if (PREFIX[op] !== 0) op = prefixes(c, op);
-  exec(c, op);
+  OP1[op](c, op);
 }
 
 function resetPrefixes(c: Cpu): void {
@@ -36,7 +86,7 @@ function resetPrefixes(c: Cpu): void {
 
 function prefixes(c: Cpu, op: number): number {
   c.pfx = true;
-  for (;;) {
+  for (; ;) {
     switch (op) {
       case 0x26: c.segOv = Seg.ES; break;
       case 0x2e: c.segOv = Seg.CS; break;
@@ -87,393 +137,938 @@ function immS(c: Cpu, sz: number): number {
   return sz === 0 ? c.fetch8() : sz === 1 ? c.fetch16() : c.fetch32();
 }
 
-function exec(c: Cpu, op: number): void {
+
+// ---- dispatch tables: one small function per opcode (or group of opcodes) ----
+// A table rather than one big switch: each handler is optimized on its own, so an opcode
+// seen for the first time deoptimizes only its handler, not the whole decoder.
+
+type Handler = (c: Cpu, op: number) => void;
+
+function opUd(c: Cpu): void {
+  c.ud();
+}
+
+const OP1: Handler[] = new Array<Handler>(256).fill(opUd);
+const OP2: Handler[] = new Array<Handler>(256).fill(opUd);
+
+function op_00(c: Cpu, op: number): void {
+  aluEG(c, op >> 3, 0);
+}
+
+function op_01(c: Cpu, op: number): void {
+  aluEG(c, op >> 3, c.o32 ? 2 : 1);
+}
+
+function op_02(c: Cpu, op: number): void {
+  aluGE(c, op >> 3, 0);
+}
+
+function op_03(c: Cpu, op: number): void {
+  aluGE(c, op >> 3, c.o32 ? 2 : 1);
+}
+
+function op_04(c: Cpu, op: number): void {
+  const r8 = c.r8;
+  const r = c.alu(op >> 3, r8[0], c.fetch8(), 0);
+  r8[0] = r;
+}
+
+function op_05(c: Cpu, op: number): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  if (c.o32) r32[0] = c.alu(op >> 3, r32[0], c.fetch32(), 2);
+  else r16[0] = c.alu(op >> 3, r16[0], c.fetch16(), 1);
+}
+
+// ---- segment register push/pop ----
+
+function op_06(c: Cpu): void {
+  c.push(c.segSel[Seg.ES]);
+}
+
+function op_0e(c: Cpu): void {
+  c.push(c.segSel[Seg.CS]);
+}
+
+function op_16(c: Cpu): void {
+  c.push(c.segSel[Seg.SS]);
+}
+
+function op_1e(c: Cpu): void {
+  c.push(c.segSel[Seg.DS]);
+}
+
+function op_07(c: Cpu): void {
+  popSeg(c, Seg.ES);
+}
+
+function op_17(c: Cpu): void {
+  popSeg(c, Seg.SS);
+}
+
+function op_1f(c: Cpu): void {
+  popSeg(c, Seg.DS);
+}
+
+function op_0f(c: Cpu): void {
+  const op2 = c.fetch8();
+  OP2[op2](c, op2);
+}
+
+// ---- BCD ----
+
+function op_27(c: Cpu): void {
+  daa(c, false);
+}
+
+function op_2f(c: Cpu): void {
+  daa(c, true);
+}
+
+function op_37(c: Cpu): void {
+  aaa(c, false);
+}
+
+function op_3f(c: Cpu): void {
+  aaa(c, true);
+}
+
+// ---- INC/DEC/PUSH/POP reg ----
+
+function op_40(c: Cpu, op: number): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  if (c.o32) r32[op & 7] = c.inc(r32[op & 7], 2);
+  else r16[(op & 7) << 1] = c.inc(r16[(op & 7) << 1], 1);
+}
+
+function op_48(c: Cpu, op: number): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  if (c.o32) r32[op & 7] = c.dec(r32[op & 7], 2);
+  else r16[(op & 7) << 1] = c.dec(r16[(op & 7) << 1], 1);
+}
+
+function op_50(c: Cpu, op: number): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  if (c.o32) c.push32(r32[op & 7]);
+  else c.push16(r16[(op & 7) << 1]);
+}
+
+function op_58(c: Cpu, op: number): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  if (c.o32) { const v = c.pop32(); r32[op & 7] = v; } else { const v = c.pop16(); r16[(op & 7) << 1] = v; }
+}
+
+function op_60(c: Cpu): void {
+  pusha(c);
+}
+
+function op_61(c: Cpu): void {
+  popa(c);
+}
+
+function op_62(c: Cpu): void {
+  bound(c);
+}
+
+function op_63(c: Cpu): void {
+  sys.arpl(c);
+}
+
+function op_68(c: Cpu): void {
+  c.push(c.o32 ? c.fetch32() : c.fetch16());
+}
+
+function op_6a(c: Cpu): void {
+  const v = c.fetch8s(); c.push(c.o32 ? v : v & 0xffff);
+}
+
+function op_69(c: Cpu, op: number): void {
+  const sz = c.o32 ? 2 : 1;
+  c.modrm();
+  const a = c.readE(sz);
+  const b = op === 0x6b ? c.fetch8s() : immS(c, sz);
+  c.setReg(sz, (c.m >> 3) & 7, c.imulTrunc(a, b, sz));
+}
+
+function op_6c(c: Cpu): void {
+  ins(c, 0);
+}
+
+function op_6d(c: Cpu): void {
+  ins(c, c.o32 ? 2 : 1);
+}
+
+function op_6e(c: Cpu): void {
+  outs(c, 0);
+}
+
+function op_6f(c: Cpu): void {
+  outs(c, c.o32 ? 2 : 1);
+}
+
+// ---- Jcc rel8 ----
+
+function op_70(c: Cpu, op: number): void {
+  const disp = c.fetch8s();
+  if (c.cond(op & 15)) c.jmpNear(c.eip + disp);
+}
+
+// ---- group 1 ----
+
+function op_80(c: Cpu): void {
+  grp1(c, 0, 0);
+}
+
+function op_81(c: Cpu): void {
+  const sz = c.o32 ? 2 : 1; grp1(c, sz, sz);
+}
+
+function op_83(c: Cpu): void {
+  grp1(c, c.o32 ? 2 : 1, 3);
+}
+
+function op_84(c: Cpu, op: number): void {
+  const sz = op === 0x84 ? 0 : c.o32 ? 2 : 1;
+  c.modrm();
+  c.logic(c.readE(sz) & c.getReg(sz, (c.m >> 3) & 7), sz);
+}
+
+function op_86(c: Cpu, op: number): void {
+  const sz = op === 0x86 ? 0 : c.o32 ? 2 : 1;
+  c.modrm();
+  const reg = (c.m >> 3) & 7;
+  const a = c.readE(sz);
+  c.writeE(sz, c.getReg(sz, reg));
+  c.setReg(sz, reg, a);
+}
+
+// ---- MOV ----
+
+function op_88(c: Cpu): void {
+  const r8 = c.r8;
+  c.modrm(); c.writeE(0, r8[R8[(c.m >> 3) & 7]]);
+}
+
+function op_89(c: Cpu): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  c.modrm();
+  if (c.o32) {
+    if (c.m >= 0xc0) r32[c.m & 7] = r32[(c.m >> 3) & 7];
+    else c.wr32(c.eaSeg, c.ea, r32[(c.m >> 3) & 7]);
+  } else c.writeE(1, r16[((c.m >> 3) & 7) << 1]);
+}
+
+function op_8a(c: Cpu): void {
+  const r8 = c.r8;
+  c.modrm(); r8[R8[(c.m >> 3) & 7]] = c.readE(0);
+}
+
+function op_8b(c: Cpu): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  c.modrm();
+  if (c.o32) r32[(c.m >> 3) & 7] = c.m >= 0xc0 ? r32[c.m & 7] : c.rd32(c.eaSeg, c.ea);
+  else r16[((c.m >> 3) & 7) << 1] = c.readE(1);
+}
+
+function op_8c(c: Cpu): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  c.modrm();
+  const reg = (c.m >> 3) & 7;
+  if (reg > 5) c.ud();
+  const v = c.segSel[reg];
+  if (c.m >= 0xc0) {
+    if (c.o32) r32[c.m & 7] = v;
+    else r16[(c.m & 7) << 1] = v;
+  } else c.wr16(c.eaSeg, c.ea, v);
+}
+
+function op_8d(c: Cpu): void {
+  c.modrm();
+  if (c.m >= 0xc0) c.ud();
+  c.setReg(c.o32 ? 2 : 1, (c.m >> 3) & 7, c.ea);
+}
+
+function op_8e(c: Cpu): void {
+  c.modrm();
+  const reg = (c.m >> 3) & 7;
+  if (reg === Seg.CS || reg > 5) c.ud();
+  sys.loadSeg(c, reg, c.readE16());
+  if (reg === Seg.SS) { c.shadow = true; c.slow = true; }
+}
+
+function op_8f(c: Cpu): void {
+  // POP r/m: the effective address is computed with ESP already incremented.
+  const sz = c.o32 ? 2 : 1;
+  const v = c.peek(sz, 0);
+  c.addSp(sz === 2 ? 4 : 2);
+  c.modrm();
+  if ((c.m & 0x38) !== 0) c.ud();
+  c.writeE(sz, v);
+}
+
+/** NOP (and PAUSE, F3 90). */
+function op_90(): void {
+  // nothing
+}
+
+function op_91(c: Cpu, op: number): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  if (c.o32) { const t = r32[0]; r32[0] = r32[op & 7]; r32[op & 7] = t; }
+  else { const t = r16[0]; r16[0] = r16[(op & 7) << 1]; r16[(op & 7) << 1] = t; }
+}
+
+function op_98(c: Cpu): void {
   const r32 = c.r32;
   const r16 = c.r16;
   const r8 = c.r8;
-  switch (op) {
-    // ---- ALU: ADD OR ADC SBB AND SUB XOR CMP ----
-    case 0x00: case 0x08: case 0x10: case 0x18: case 0x20: case 0x28: case 0x30: case 0x38:
-      aluEG(c, op >> 3, 0); return;
-    case 0x01: case 0x09: case 0x11: case 0x19: case 0x21: case 0x29: case 0x31: case 0x39:
-      aluEG(c, op >> 3, c.o32 ? 2 : 1); return;
-    case 0x02: case 0x0a: case 0x12: case 0x1a: case 0x22: case 0x2a: case 0x32: case 0x3a:
-      aluGE(c, op >> 3, 0); return;
-    case 0x03: case 0x0b: case 0x13: case 0x1b: case 0x23: case 0x2b: case 0x33: case 0x3b:
-      aluGE(c, op >> 3, c.o32 ? 2 : 1); return;
-    case 0x04: case 0x0c: case 0x14: case 0x1c: case 0x24: case 0x2c: case 0x34: case 0x3c: {
-      const r = c.alu(op >> 3, r8[0], c.fetch8(), 0);
-      r8[0] = r;
-      return;
-    }
-    case 0x05: case 0x0d: case 0x15: case 0x1d: case 0x25: case 0x2d: case 0x35: case 0x3d:
-      if (c.o32) r32[0] = c.alu(op >> 3, r32[0], c.fetch32(), 2);
-      else r16[0] = c.alu(op >> 3, r16[0], c.fetch16(), 1);
-      return;
+  if (c.o32) r32[0] = (r32[0] << 16) >> 16;
+  else r16[0] = (r8[0] << 24) >> 24;
+}
 
-    // ---- segment register push/pop ----
-    case 0x06: c.push(c.segSel[Seg.ES]); return;
-    case 0x0e: c.push(c.segSel[Seg.CS]); return;
-    case 0x16: c.push(c.segSel[Seg.SS]); return;
-    case 0x1e: c.push(c.segSel[Seg.DS]); return;
-    case 0x07: popSeg(c, Seg.ES); return;
-    case 0x17: popSeg(c, Seg.SS); return;
-    case 0x1f: popSeg(c, Seg.DS); return;
-    case 0x0f: exec0f(c, c.fetch8()); return;
+function op_99(c: Cpu): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  if (c.o32) r32[2] = r32[0] >> 31;
+  else r16[4] = r16[0] & 0x8000 ? 0xffff : 0;
+}
 
-    // ---- BCD ----
-    case 0x27: daa(c, false); return;
-    case 0x2f: daa(c, true); return;
-    case 0x37: aaa(c, false); return;
-    case 0x3f: aaa(c, true); return;
+function op_9a(c: Cpu): void {
+  const off = c.o32 ? c.fetch32() >>> 0 : c.fetch16();
+  const sel = c.fetch16();
+  sys.callFar(c, sel, off);
+}
 
-    // ---- INC/DEC/PUSH/POP reg ----
-    case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
-      if (c.o32) r32[op & 7] = c.inc(r32[op & 7], 2);
-      else r16[(op & 7) << 1] = c.inc(r16[(op & 7) << 1], 1);
-      return;
-    case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
-      if (c.o32) r32[op & 7] = c.dec(r32[op & 7], 2);
-      else r16[(op & 7) << 1] = c.dec(r16[(op & 7) << 1], 1);
-      return;
-    case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
-      if (c.o32) c.push32(r32[op & 7]);
-      else c.push16(r16[(op & 7) << 1]);
-      return;
-    case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
-      if (c.o32) { const v = c.pop32(); r32[op & 7] = v; } else { const v = c.pop16(); r16[(op & 7) << 1] = v; }
-      return;
-    case 0x60: pusha(c); return;
-    case 0x61: popa(c); return;
-    case 0x62: bound(c); return;
-    case 0x63: sys.arpl(c); return;
-    case 0x68: c.push(c.o32 ? c.fetch32() : c.fetch16()); return;
-    case 0x6a: { const v = c.fetch8s(); c.push(c.o32 ? v : v & 0xffff); return; }
-    case 0x69: case 0x6b: {
-      const sz = c.o32 ? 2 : 1;
-      c.modrm();
-      const a = c.readE(sz);
-      const b = op === 0x6b ? c.fetch8s() : immS(c, sz);
-      c.setReg(sz, (c.m >> 3) & 7, c.imulTrunc(a, b, sz));
-      return;
-    }
-    case 0x6c: ins(c, 0); return;
-    case 0x6d: ins(c, c.o32 ? 2 : 1); return;
-    case 0x6e: outs(c, 0); return;
-    case 0x6f: outs(c, c.o32 ? 2 : 1); return;
+function op_9b(c: Cpu): void {
+  if ((c.cr0 & (Cr0Bit.MP | Cr0Bit.TS)) === (Cr0Bit.MP | Cr0Bit.TS)) c.fault(Vec.NM, -1);
+}
 
-    // ---- Jcc rel8 ----
-    case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
-    case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
-      const disp = c.fetch8s();
-      if (c.cond(op & 15)) c.jmpNear(c.eip + disp);
-      return;
-    }
+function op_9c(c: Cpu): void {
+  if (c.vm && (c.flags & F.IOPL) !== F.IOPL) c.gp(0);
+  if (c.o32) c.push32(c.getFlags() & ~(F.VM | F.RF));
+  else c.push16(c.getFlags() & 0xffff);
+}
 
-    // ---- group 1 ----
-    case 0x80: case 0x82: grp1(c, 0, 0); return;
-    case 0x81: { const sz = c.o32 ? 2 : 1; grp1(c, sz, sz); return; }
-    case 0x83: grp1(c, c.o32 ? 2 : 1, 3); return;
+function op_9d(c: Cpu): void {
+  sys.popf(c);
+}
 
-    case 0x84: case 0x85: {
-      const sz = op === 0x84 ? 0 : c.o32 ? 2 : 1;
-      c.modrm();
-      c.logic(c.readE(sz) & c.getReg(sz, (c.m >> 3) & 7), sz);
-      return;
-    }
-    case 0x86: case 0x87: {
-      const sz = op === 0x86 ? 0 : c.o32 ? 2 : 1;
-      c.modrm();
-      const reg = (c.m >> 3) & 7;
-      const a = c.readE(sz);
-      c.writeE(sz, c.getReg(sz, reg));
-      c.setReg(sz, reg, a);
-      return;
-    }
+function op_9e(c: Cpu): void {
+  const r8 = c.r8;
+  c.setArith(F.SF | F.ZF | F.AF | F.PF | F.CF, r8[1]);
+}
 
-    // ---- MOV ----
-    case 0x88: c.modrm(); c.writeE(0, r8[R8[(c.m >> 3) & 7]]); return;
-    case 0x89:
-      c.modrm();
-      if (c.o32) {
-        if (c.m >= 0xc0) r32[c.m & 7] = r32[(c.m >> 3) & 7];
-        else c.wr32(c.eaSeg, c.ea, r32[(c.m >> 3) & 7]);
-      } else c.writeE(1, r16[((c.m >> 3) & 7) << 1]);
-      return;
-    case 0x8a: c.modrm(); r8[R8[(c.m >> 3) & 7]] = c.readE(0); return;
-    case 0x8b:
-      c.modrm();
-      if (c.o32) r32[(c.m >> 3) & 7] = c.m >= 0xc0 ? r32[c.m & 7] : c.rd32(c.eaSeg, c.ea);
-      else r16[((c.m >> 3) & 7) << 1] = c.readE(1);
-      return;
-    case 0x8c: {
-      c.modrm();
-      const reg = (c.m >> 3) & 7;
-      if (reg > 5) c.ud();
-      const v = c.segSel[reg];
-      if (c.m >= 0xc0) {
-        if (c.o32) r32[c.m & 7] = v;
-        else r16[(c.m & 7) << 1] = v;
-      } else c.wr16(c.eaSeg, c.ea, v);
-      return;
-    }
-    case 0x8d: {
-      c.modrm();
-      if (c.m >= 0xc0) c.ud();
-      c.setReg(c.o32 ? 2 : 1, (c.m >> 3) & 7, c.ea);
-      return;
-    }
-    case 0x8e: {
-      c.modrm();
-      const reg = (c.m >> 3) & 7;
-      if (reg === Seg.CS || reg > 5) c.ud();
-      sys.loadSeg(c, reg, c.readE16());
-      if (reg === Seg.SS) { c.shadow = true; c.slow = true; }
-      return;
-    }
-    case 0x8f: {
-      // POP r/m: the effective address is computed with ESP already incremented.
-      const sz = c.o32 ? 2 : 1;
-      const v = c.peek(sz, 0);
-      c.addSp(sz === 2 ? 4 : 2);
-      c.modrm();
-      if ((c.m & 0x38) !== 0) c.ud();
-      c.writeE(sz, v);
-      return;
-    }
-    case 0x90:
-      return;
-    case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
-      if (c.o32) { const t = r32[0]; r32[0] = r32[op & 7]; r32[op & 7] = t; }
-      else { const t = r16[0]; r16[0] = r16[(op & 7) << 1]; r16[(op & 7) << 1] = t; }
-      return;
-    case 0x98:
-      if (c.o32) r32[0] = (r32[0] << 16) >> 16;
-      else r16[0] = (r8[0] << 24) >> 24;
-      return;
-    case 0x99:
-      if (c.o32) r32[2] = r32[0] >> 31;
-      else r16[4] = r16[0] & 0x8000 ? 0xffff : 0;
-      return;
-    case 0x9a: {
-      const off = c.o32 ? c.fetch32() >>> 0 : c.fetch16();
-      const sel = c.fetch16();
-      sys.callFar(c, sel, off);
-      return;
-    }
-    case 0x9b:
-      if ((c.cr0 & (Cr0Bit.MP | Cr0Bit.TS)) === (Cr0Bit.MP | Cr0Bit.TS)) c.fault(Vec.NM, -1);
-      return;
-    case 0x9c:
-      if (c.vm && (c.flags & F.IOPL) !== F.IOPL) c.gp(0);
-      if (c.o32) c.push32(c.getFlags() & ~(F.VM | F.RF));
-      else c.push16(c.getFlags() & 0xffff);
-      return;
-    case 0x9d: sys.popf(c); return;
-    case 0x9e: c.setArith(F.SF | F.ZF | F.AF | F.PF | F.CF, r8[1]); return;
-    case 0x9f: r8[1] = c.getFlags(); return;
+function op_9f(c: Cpu): void {
+  const r8 = c.r8;
+  r8[1] = c.getFlags();
+}
 
-    case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
-      const off = c.a32 ? c.fetch32() >>> 0 : c.fetch16();
-      const s = c.segOv >= 0 ? c.segOv : Seg.DS;
-      const sz = (op & 1) === 0 ? 0 : c.o32 ? 2 : 1;
-      if (op < 0xa2) c.setReg(sz, 0, c.rdS(sz, s, off));
-      else c.wrS(sz, s, off, c.getReg(sz, 0));
-      return;
-    }
-    case 0xa4: movs(c, 0); return;
-    case 0xa5: movs(c, c.o32 ? 2 : 1); return;
-    case 0xa6: cmps(c, 0); return;
-    case 0xa7: cmps(c, c.o32 ? 2 : 1); return;
-    case 0xa8: c.logic(r8[0] & c.fetch8(), 0); return;
-    case 0xa9:
-      if (c.o32) c.logic(r32[0] & c.fetch32(), 2);
-      else c.logic(r16[0] & c.fetch16(), 1);
-      return;
-    case 0xaa: stos(c, 0); return;
-    case 0xab: stos(c, c.o32 ? 2 : 1); return;
-    case 0xac: lods(c, 0); return;
-    case 0xad: lods(c, c.o32 ? 2 : 1); return;
-    case 0xae: scas(c, 0); return;
-    case 0xaf: scas(c, c.o32 ? 2 : 1); return;
+function op_a0(c: Cpu, op: number): void {
+  const off = c.a32 ? c.fetch32() >>> 0 : c.fetch16();
+  const s = c.segOv >= 0 ? c.segOv : Seg.DS;
+  const sz = (op & 1) === 0 ? 0 : c.o32 ? 2 : 1;
+  if (op < 0xa2) c.setReg(sz, 0, c.rdS(sz, s, off));
+  else c.wrS(sz, s, off, c.getReg(sz, 0));
+}
 
-    case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
-      r8[R8[op & 7]] = c.fetch8();
-      return;
-    case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
-      if (c.o32) r32[op & 7] = c.fetch32();
-      else r16[(op & 7) << 1] = c.fetch16();
-      return;
+function op_a4(c: Cpu): void {
+  movs(c, 0);
+}
 
-    // ---- shifts ----
-    case 0xc0: case 0xc1: {
-      const sz = op === 0xc0 ? 0 : c.o32 ? 2 : 1;
-      c.modrm();
-      const n = c.fetch8();
-      grp2(c, sz, n);
-      return;
-    }
-    case 0xd0: c.modrm(); grp2(c, 0, 1); return;
-    case 0xd1: c.modrm(); grp2(c, c.o32 ? 2 : 1, 1); return;
-    case 0xd2: c.modrm(); grp2(c, 0, r8[4]); return;
-    case 0xd3: c.modrm(); grp2(c, c.o32 ? 2 : 1, r8[4]); return;
+function op_a5(c: Cpu): void {
+  movs(c, c.o32 ? 2 : 1);
+}
 
-    // ---- near returns, far pointers, MOV imm ----
-    case 0xc2: case 0xc3: {
-      const n = op === 0xc2 ? c.fetch16() : 0;
-      const ip = c.o32 ? c.pop32() : c.pop16();
-      c.jmpNear(ip);
-      if (n !== 0) c.addSp(n);
-      return;
-    }
-    case 0xc4: loadFarPtr(c, Seg.ES); return;
-    case 0xc5: loadFarPtr(c, Seg.DS); return;
-    case 0xc6: c.modrm(); if ((c.m & 0x38) !== 0) c.ud(); c.writeE(0, c.fetch8()); return;
-    case 0xc7: {
-      const sz = c.o32 ? 2 : 1;
-      c.modrm();
-      if ((c.m & 0x38) !== 0) c.ud();
-      c.writeE(sz, immS(c, sz));
-      return;
-    }
-    case 0xc8: enter(c); return;
-    case 0xc9: {
-      // LEAVE: ESP = EBP, then pop EBP.
-      if (c.ss32) r32[Reg.ESP] = r32[Reg.EBP];
-      else r16[8] = r16[10];
-      if (c.o32) { const v = c.pop32(); r32[Reg.EBP] = v; } else { const v = c.pop16(); r16[10] = v; }
-      return;
-    }
-    case 0xca: sys.retFar(c, c.fetch16()); return;
-    case 0xcb: sys.retFar(c, 0); return;
-    case 0xcc: c.softInt(Vec.BP, Ev.SOFTEXC); return;
-    case 0xcd: c.softInt(c.fetch8(), Ev.SOFT); return;
-    case 0xce: if (c.of()) c.softInt(Vec.OF, Ev.SOFTEXC); return;
-    case 0xcf: sys.iret(c); return;
+function op_a6(c: Cpu): void {
+  cmps(c, 0);
+}
 
-    case 0xd4: { // AAM
-      const imm = c.fetch8();
-      if (imm === 0) c.fault(Vec.DE, -1);
-      const al = r8[0];
-      r8[1] = (al / imm) | 0;
-      r8[0] = al % imm;
-      c.setZsp(r8[0], 0, 0);
-      return;
-    }
-    case 0xd5: { // AAD
-      const imm = c.fetch8();
-      const r = (r8[0] + r8[1] * imm) & 0xff;
-      r16[0] = r;
-      c.setZsp(r, 0, 0);
-      return;
-    }
-    case 0xd6: r8[0] = c.cf() ? 0xff : 0; return; // SALC
-    case 0xd7: {
-      const s = c.segOv >= 0 ? c.segOv : Seg.DS;
-      const off = c.a32 ? (r32[Reg.EBX] + r8[0]) >>> 0 : (r16[6] + r8[0]) & 0xffff;
-      r8[0] = c.rd8(s, off);
-      return;
-    }
-    case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
-      // ESC: no coprocessor. #NM when CR0.EM or CR0.TS asks for emulation; otherwise the
-      // instruction is decoded and does nothing (FNSTSW/FNSTCW leave their operand as is,
-      // which is how software detects that there is no FPU).
-      if (c.cr0 & (Cr0Bit.EM | Cr0Bit.TS)) c.fault(Vec.NM, -1);
-      c.modrm();
-      if (c.m < 0xc0) {
-        // The CPU fetches or stores the memory operand for the coprocessor: its segment
-        // limit is checked even though nothing is transferred.
-        const n = escOperandSize(op, (c.m >> 3) & 7, c.o32);
-        if (n !== 0 && c.ea + n - 1 > c.rlim[c.eaSeg]) c.segCheck(c.eaSeg, c.ea, n, false);
-      }
-      return;
+function op_a7(c: Cpu): void {
+  cmps(c, c.o32 ? 2 : 1);
+}
 
-    // ---- loops and jumps ----
-    case 0xe0: case 0xe1: case 0xe2: {
-      const disp = c.fetch8s();
-      const n = c.a32 ? (r32[Reg.ECX] - 1) | 0 : (r16[2] - 1) & 0xffff;
-      const take = n !== 0 && (op === 0xe2 || (op === 0xe1) === (c.zf() !== 0));
-      if (take) c.jmpNear(c.eip + disp);
-      if (c.a32) r32[Reg.ECX] = n;
-      else r16[2] = n;
-      return;
-    }
-    case 0xe3: {
-      const disp = c.fetch8s();
-      if ((c.a32 ? r32[Reg.ECX] : r16[2]) === 0) c.jmpNear(c.eip + disp);
-      return;
-    }
-    case 0xe4: inPort(c, c.fetch8(), 0); return;
-    case 0xe5: inPort(c, c.fetch8(), c.o32 ? 2 : 1); return;
-    case 0xe6: outPort(c, c.fetch8(), 0); return;
-    case 0xe7: outPort(c, c.fetch8(), c.o32 ? 2 : 1); return;
-    case 0xec: inPort(c, r16[4], 0); return;
-    case 0xed: inPort(c, r16[4], c.o32 ? 2 : 1); return;
-    case 0xee: outPort(c, r16[4], 0); return;
-    case 0xef: outPort(c, r16[4], c.o32 ? 2 : 1); return;
-    case 0xe8: {
-      const disp = c.o32 ? c.fetch32() : c.fetch16();
-      const target = c.eip + disp;
-      c.push(c.eip);
-      c.jmpNear(target);
-      return;
-    }
-    case 0xe9: {
-      const disp = c.o32 ? c.fetch32() : c.fetch16();
-      c.jmpNear(c.eip + disp);
-      return;
-    }
-    case 0xea: {
-      const off = c.o32 ? c.fetch32() >>> 0 : c.fetch16();
-      const sel = c.fetch16();
-      sys.jmpFar(c, sel, off);
-      return;
-    }
-    case 0xeb: {
-      const disp = c.fetch8s();
-      c.jmpNear(c.eip + disp);
-      return;
-    }
+function op_a8(c: Cpu): void {
+  const r8 = c.r8;
+  c.logic(r8[0] & c.fetch8(), 0);
+}
 
-    case 0xf1: c.softInt(Vec.DB, Ev.ICEBP); return;
-    case 0xf4:
-      if (c.cpl !== 0) c.gp(0);
-      c.halted = true;
-      c.slow = true;
-      return;
-    case 0xf5: c.setArith(F.CF, c.cf() ^ 1); return;
-    case 0xf6: grp3(c, 0); return;
-    case 0xf7: grp3(c, c.o32 ? 2 : 1); return;
-    case 0xf8: c.setArith(F.CF, 0); return;
-    case 0xf9: c.setArith(F.CF, F.CF); return;
-    case 0xfa:
-      if (!iflagAllowed(c)) c.gp(0);
-      c.flags &= ~F.IF;
-      return;
-    case 0xfb:
-      if (!iflagAllowed(c)) c.gp(0);
-      if ((c.flags & F.IF) === 0) {
-        // STI: interrupts stay blocked until after the next instruction.
-        c.flags |= F.IF;
-        c.shadow = true;
-        c.slow = true;
-      }
-      return;
-    case 0xfc: c.flags &= ~F.DF; return;
-    case 0xfd: c.flags |= F.DF; return;
-    case 0xfe: {
-      c.modrm();
-      const reg = (c.m >> 3) & 7;
-      if (reg > 1) c.ud();
-      const v = c.readE(0);
-      c.writeE(0, reg === 0 ? c.inc(v, 0) : c.dec(v, 0));
-      return;
-    }
-    case 0xff: grp5(c); return;
-    default:
-      c.ud();
+function op_a9(c: Cpu): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  if (c.o32) c.logic(r32[0] & c.fetch32(), 2);
+  else c.logic(r16[0] & c.fetch16(), 1);
+}
+
+function op_aa(c: Cpu): void {
+  stos(c, 0);
+}
+
+function op_ab(c: Cpu): void {
+  stos(c, c.o32 ? 2 : 1);
+}
+
+function op_ac(c: Cpu): void {
+  lods(c, 0);
+}
+
+function op_ad(c: Cpu): void {
+  lods(c, c.o32 ? 2 : 1);
+}
+
+function op_ae(c: Cpu): void {
+  scas(c, 0);
+}
+
+function op_af(c: Cpu): void {
+  scas(c, c.o32 ? 2 : 1);
+}
+
+function op_b0(c: Cpu, op: number): void {
+  const r8 = c.r8;
+  r8[R8[op & 7]] = c.fetch8();
+}
+
+function op_b8(c: Cpu, op: number): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  if (c.o32) r32[op & 7] = c.fetch32();
+  else r16[(op & 7) << 1] = c.fetch16();
+}
+
+// ---- shifts ----
+
+function op_c0(c: Cpu, op: number): void {
+  const sz = op === 0xc0 ? 0 : c.o32 ? 2 : 1;
+  c.modrm();
+  const n = c.fetch8();
+  grp2(c, sz, n);
+}
+
+function op_d0(c: Cpu): void {
+  c.modrm(); grp2(c, 0, 1);
+}
+
+function op_d1(c: Cpu): void {
+  c.modrm(); grp2(c, c.o32 ? 2 : 1, 1);
+}
+
+function op_d2(c: Cpu): void {
+  const r8 = c.r8;
+  c.modrm(); grp2(c, 0, r8[4]);
+}
+
+function op_d3(c: Cpu): void {
+  const r8 = c.r8;
+  c.modrm(); grp2(c, c.o32 ? 2 : 1, r8[4]);
+}
+
+// ---- near returns, far pointers, MOV imm ----
+
+function op_c2(c: Cpu, op: number): void {
+  const n = op === 0xc2 ? c.fetch16() : 0;
+  const ip = c.o32 ? c.pop32() : c.pop16();
+  c.jmpNear(ip);
+  if (n !== 0) c.addSp(n);
+}
+
+function op_c4(c: Cpu): void {
+  loadFarPtr(c, Seg.ES);
+}
+
+function op_c5(c: Cpu): void {
+  loadFarPtr(c, Seg.DS);
+}
+
+function op_c6(c: Cpu): void {
+  c.modrm(); if ((c.m & 0x38) !== 0) c.ud(); c.writeE(0, c.fetch8());
+}
+
+function op_c7(c: Cpu): void {
+  const sz = c.o32 ? 2 : 1;
+  c.modrm();
+  if ((c.m & 0x38) !== 0) c.ud();
+  c.writeE(sz, immS(c, sz));
+}
+
+function op_c8(c: Cpu): void {
+  enter(c);
+}
+
+function op_c9(c: Cpu): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  // LEAVE: ESP = EBP, then pop EBP.
+  if (c.ss32) r32[Reg.ESP] = r32[Reg.EBP];
+  else r16[8] = r16[10];
+  if (c.o32) { const v = c.pop32(); r32[Reg.EBP] = v; } else { const v = c.pop16(); r16[10] = v; }
+}
+
+function op_ca(c: Cpu): void {
+  sys.retFar(c, c.fetch16());
+}
+
+function op_cb(c: Cpu): void {
+  sys.retFar(c, 0);
+}
+
+function op_cc(c: Cpu): void {
+  c.softInt(Vec.BP, Ev.SOFTEXC);
+}
+
+function op_cd(c: Cpu): void {
+  c.softInt(c.fetch8(), Ev.SOFT);
+}
+
+function op_ce(c: Cpu): void {
+  if (c.of()) c.softInt(Vec.OF, Ev.SOFTEXC);
+}
+
+function op_cf(c: Cpu): void {
+  sys.iret(c);
+}
+
+function op_d4(c: Cpu): void {
+  const r8 = c.r8;
+  // AAM
+  const imm = c.fetch8();
+  if (imm === 0) c.fault(Vec.DE, -1);
+  const al = r8[0];
+  r8[1] = (al / imm) | 0;
+  r8[0] = al % imm;
+  c.setZsp(r8[0], 0, 0);
+}
+
+function op_d5(c: Cpu): void {
+  const r16 = c.r16;
+  const r8 = c.r8;
+  // AAD
+  const imm = c.fetch8();
+  const r = (r8[0] + r8[1] * imm) & 0xff;
+  r16[0] = r;
+  c.setZsp(r, 0, 0);
+}
+
+function op_d6(c: Cpu): void {
+  const r8 = c.r8;
+  r8[0] = c.cf() ? 0xff : 0; return; // SALC
+}
+
+function op_d7(c: Cpu): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  const r8 = c.r8;
+  const s = c.segOv >= 0 ? c.segOv : Seg.DS;
+  const off = c.a32 ? (r32[Reg.EBX] + r8[0]) >>> 0 : (r16[6] + r8[0]) & 0xffff;
+  r8[0] = c.rd8(s, off);
+}
+
+function op_d8(c: Cpu, op: number): void {
+  if (c.cr0 & (Cr0Bit.EM | Cr0Bit.TS)) c.fault(Vec.NM, -1);
+  c.modrm();
+  if (c.m < 0xc0) {
+    // The CPU fetches or stores the memory operand for the coprocessor: its segment
+    // limit is checked even though nothing is transferred.
+    const n = escOperandSize(op, (c.m >> 3) & 7, c.o32);
+    if (n !== 0 && c.ea + n - 1 > c.rlim[c.eaSeg]) c.segCheck(c.eaSeg, c.ea, n, false);
   }
 }
+
+// ---- loops and jumps ----
+
+function op_e0(c: Cpu, op: number): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  const disp = c.fetch8s();
+  const n = c.a32 ? (r32[Reg.ECX] - 1) | 0 : (r16[2] - 1) & 0xffff;
+  const take = n !== 0 && (op === 0xe2 || (op === 0xe1) === (c.zf() !== 0));
+  if (take) c.jmpNear(c.eip + disp);
+  if (c.a32) r32[Reg.ECX] = n;
+  else r16[2] = n;
+}
+
+function op_e3(c: Cpu): void {
+  const r32 = c.r32;
+  const r16 = c.r16;
+  const disp = c.fetch8s();
+  if ((c.a32 ? r32[Reg.ECX] : r16[2]) === 0) c.jmpNear(c.eip + disp);
+}
+
+function op_e4(c: Cpu): void {
+  inPort(c, c.fetch8(), 0);
+}
+
+function op_e5(c: Cpu): void {
+  inPort(c, c.fetch8(), c.o32 ? 2 : 1);
+}
+
+function op_e6(c: Cpu): void {
+  outPort(c, c.fetch8(), 0);
+}
+
+function op_e7(c: Cpu): void {
+  outPort(c, c.fetch8(), c.o32 ? 2 : 1);
+}
+
+function op_ec(c: Cpu): void {
+  const r16 = c.r16;
+  inPort(c, r16[4], 0);
+}
+
+function op_ed(c: Cpu): void {
+  const r16 = c.r16;
+  inPort(c, r16[4], c.o32 ? 2 : 1);
+}
+
+function op_ee(c: Cpu): void {
+  const r16 = c.r16;
+  outPort(c, r16[4], 0);
+}
+
+function op_ef(c: Cpu): void {
+  const r16 = c.r16;
+  outPort(c, r16[4], c.o32 ? 2 : 1);
+}
+
+function op_e8(c: Cpu): void {
+  const disp = c.o32 ? c.fetch32() : c.fetch16();
+  const target = c.eip + disp;
+  c.push(c.eip);
+  c.jmpNear(target);
+}
+
+function op_e9(c: Cpu): void {
+  const disp = c.o32 ? c.fetch32() : c.fetch16();
+  c.jmpNear(c.eip + disp);
+}
+
+function op_ea(c: Cpu): void {
+  const off = c.o32 ? c.fetch32() >>> 0 : c.fetch16();
+  const sel = c.fetch16();
+  sys.jmpFar(c, sel, off);
+}
+
+function op_eb(c: Cpu): void {
+  const disp = c.fetch8s();
+  c.jmpNear(c.eip + disp);
+}
+
+function op_f1(c: Cpu): void {
+  c.softInt(Vec.DB, Ev.ICEBP);
+}
+
+function op_f4(c: Cpu): void {
+  if (c.cpl !== 0) c.gp(0);
+  c.halted = true;
+  c.slow = true;
+}
+
+function op_f5(c: Cpu): void {
+  c.setArith(F.CF, c.cf() ^ 1);
+}
+
+function op_f6(c: Cpu): void {
+  grp3(c, 0);
+}
+
+function op_f7(c: Cpu): void {
+  grp3(c, c.o32 ? 2 : 1);
+}
+
+function op_f8(c: Cpu): void {
+  c.setArith(F.CF, 0);
+}
+
+function op_f9(c: Cpu): void {
+  c.setArith(F.CF, F.CF);
+}
+
+function op_fa(c: Cpu): void {
+  if (!iflagAllowed(c)) c.gp(0);
+  c.flags &= ~F.IF;
+}
+
+function op_fb(c: Cpu): void {
+  if (!iflagAllowed(c)) c.gp(0);
+  if ((c.flags & F.IF) === 0) {
+    // STI: interrupts stay blocked until after the next instruction.
+    c.flags |= F.IF;
+    c.shadow = true;
+    c.slow = true;
+  }
+}
+
+function op_fc(c: Cpu): void {
+  c.flags &= ~F.DF;
+}
+
+function op_fd(c: Cpu): void {
+  c.flags |= F.DF;
+}
+
+function op_fe(c: Cpu): void {
+  c.modrm();
+  const reg = (c.m >> 3) & 7;
+  if (reg > 1) c.ud();
+  const v = c.readE(0);
+  c.writeE(0, reg === 0 ? c.inc(v, 0) : c.dec(v, 0));
+}
+
+function op_ff(c: Cpu): void {
+  grp5(c);
+}
+
+OP1[0x00] = op_00;
+OP1[0x08] = op_00;
+OP1[0x10] = op_00;
+OP1[0x18] = op_00;
+OP1[0x20] = op_00;
+OP1[0x28] = op_00;
+OP1[0x30] = op_00;
+OP1[0x38] = op_00;
+OP1[0x01] = op_01;
+OP1[0x09] = op_01;
+OP1[0x11] = op_01;
+OP1[0x19] = op_01;
+OP1[0x21] = op_01;
+OP1[0x29] = op_01;
+OP1[0x31] = op_01;
+OP1[0x39] = op_01;
+OP1[0x02] = op_02;
+OP1[0x0a] = op_02;
+OP1[0x12] = op_02;
+OP1[0x1a] = op_02;
+OP1[0x22] = op_02;
+OP1[0x2a] = op_02;
+OP1[0x32] = op_02;
+OP1[0x3a] = op_02;
+OP1[0x03] = op_03;
+OP1[0x0b] = op_03;
+OP1[0x13] = op_03;
+OP1[0x1b] = op_03;
+OP1[0x23] = op_03;
+OP1[0x2b] = op_03;
+OP1[0x33] = op_03;
+OP1[0x3b] = op_03;
+OP1[0x04] = op_04;
+OP1[0x0c] = op_04;
+OP1[0x14] = op_04;
+OP1[0x1c] = op_04;
+OP1[0x24] = op_04;
+OP1[0x2c] = op_04;
+OP1[0x34] = op_04;
+OP1[0x3c] = op_04;
+OP1[0x05] = op_05;
+OP1[0x0d] = op_05;
+OP1[0x15] = op_05;
+OP1[0x1d] = op_05;
+OP1[0x25] = op_05;
+OP1[0x2d] = op_05;
+OP1[0x35] = op_05;
+OP1[0x3d] = op_05;
+OP1[0x06] = op_06;
+OP1[0x0e] = op_0e;
+OP1[0x16] = op_16;
+OP1[0x1e] = op_1e;
+OP1[0x07] = op_07;
+OP1[0x17] = op_17;
+OP1[0x1f] = op_1f;
+OP1[0x0f] = op_0f;
+OP1[0x27] = op_27;
+OP1[0x2f] = op_2f;
+OP1[0x37] = op_37;
+OP1[0x3f] = op_3f;
+OP1[0x40] = op_40;
+OP1[0x41] = op_40;
+OP1[0x42] = op_40;
+OP1[0x43] = op_40;
+OP1[0x44] = op_40;
+OP1[0x45] = op_40;
+OP1[0x46] = op_40;
+OP1[0x47] = op_40;
+OP1[0x48] = op_48;
+OP1[0x49] = op_48;
+OP1[0x4a] = op_48;
+OP1[0x4b] = op_48;
+OP1[0x4c] = op_48;
+OP1[0x4d] = op_48;
+OP1[0x4e] = op_48;
+OP1[0x4f] = op_48;
+OP1[0x50] = op_50;
+OP1[0x51] = op_50;
+OP1[0x52] = op_50;
+OP1[0x53] = op_50;
+OP1[0x54] = op_50;
+OP1[0x55] = op_50;
+OP1[0x56] = op_50;
+OP1[0x57] = op_50;
+OP1[0x58] = op_58;
+OP1[0x59] = op_58;
+OP1[0x5a] = op_58;
+OP1[0x5b] = op_58;
+OP1[0x5c] = op_58;
+OP1[0x5d] = op_58;
+OP1[0x5e] = op_58;
+OP1[0x5f] = op_58;
+OP1[0x60] = op_60;
+OP1[0x61] = op_61;
+OP1[0x62] = op_62;
+OP1[0x63] = op_63;
+OP1[0x68] = op_68;
+OP1[0x6a] = op_6a;
+OP1[0x69] = op_69;
+OP1[0x6b] = op_69;
+OP1[0x6c] = op_6c;
+OP1[0x6d] = op_6d;
+OP1[0x6e] = op_6e;
+OP1[0x6f] = op_6f;
+OP1[0x70] = op_70;
+OP1[0x71] = op_70;
+OP1[0x72] = op_70;
+OP1[0x73] = op_70;
+OP1[0x74] = op_70;
+OP1[0x75] = op_70;
+OP1[0x76] = op_70;
+OP1[0x77] = op_70;
+OP1[0x78] = op_70;
+OP1[0x79] = op_70;
+OP1[0x7a] = op_70;
+OP1[0x7b] = op_70;
+OP1[0x7c] = op_70;
+OP1[0x7d] = op_70;
+OP1[0x7e] = op_70;
+OP1[0x7f] = op_70;
+OP1[0x80] = op_80;
+OP1[0x82] = op_80;
+OP1[0x81] = op_81;
+OP1[0x83] = op_83;
+OP1[0x84] = op_84;
+OP1[0x85] = op_84;
+OP1[0x86] = op_86;
+OP1[0x87] = op_86;
+OP1[0x88] = op_88;
+OP1[0x89] = op_89;
+OP1[0x8a] = op_8a;
+OP1[0x8b] = op_8b;
+OP1[0x8c] = op_8c;
+OP1[0x8d] = op_8d;
+OP1[0x8e] = op_8e;
+OP1[0x8f] = op_8f;
+OP1[0x90] = op_90;
+OP1[0x91] = op_91;
+OP1[0x92] = op_91;
+OP1[0x93] = op_91;
+OP1[0x94] = op_91;
+OP1[0x95] = op_91;
+OP1[0x96] = op_91;
+OP1[0x97] = op_91;
+OP1[0x98] = op_98;
+OP1[0x99] = op_99;
+OP1[0x9a] = op_9a;
+OP1[0x9b] = op_9b;
+OP1[0x9c] = op_9c;
+OP1[0x9d] = op_9d;
+OP1[0x9e] = op_9e;
+OP1[0x9f] = op_9f;
+OP1[0xa0] = op_a0;
+OP1[0xa1] = op_a0;
+OP1[0xa2] = op_a0;
+OP1[0xa3] = op_a0;
+OP1[0xa4] = op_a4;
+OP1[0xa5] = op_a5;
+OP1[0xa6] = op_a6;
+OP1[0xa7] = op_a7;
+OP1[0xa8] = op_a8;
+OP1[0xa9] = op_a9;
+OP1[0xaa] = op_aa;
+OP1[0xab] = op_ab;
+OP1[0xac] = op_ac;
+OP1[0xad] = op_ad;
+OP1[0xae] = op_ae;
+OP1[0xaf] = op_af;
+OP1[0xb0] = op_b0;
+OP1[0xb1] = op_b0;
+OP1[0xb2] = op_b0;
+OP1[0xb3] = op_b0;
+OP1[0xb4] = op_b0;
+OP1[0xb5] = op_b0;
+OP1[0xb6] = op_b0;
+OP1[0xb7] = op_b0;
+OP1[0xb8] = op_b8;
+OP1[0xb9] = op_b8;
+OP1[0xba] = op_b8;
+OP1[0xbb] = op_b8;
+OP1[0xbc] = op_b8;
+OP1[0xbd] = op_b8;
+OP1[0xbe] = op_b8;
+OP1[0xbf] = op_b8;
+OP1[0xc0] = op_c0;
+OP1[0xc1] = op_c0;
+OP1[0xd0] = op_d0;
+OP1[0xd1] = op_d1;
+OP1[0xd2] = op_d2;
+OP1[0xd3] = op_d3;
+OP1[0xc2] = op_c2;
+OP1[0xc3] = op_c2;
+OP1[0xc4] = op_c4;
+OP1[0xc5] = op_c5;
+OP1[0xc6] = op_c6;
+OP1[0xc7] = op_c7;
+OP1[0xc8] = op_c8;
+OP1[0xc9] = op_c9;
+OP1[0xca] = op_ca;
+OP1[0xcb] = op_cb;
+OP1[0xcc] = op_cc;
+OP1[0xcd] = op_cd;
+OP1[0xce] = op_ce;
+OP1[0xcf] = op_cf;
+OP1[0xd4] = op_d4;
+OP1[0xd5] = op_d5;
+OP1[0xd6] = op_d6;
+OP1[0xd7] = op_d7;
+OP1[0xd8] = op_d8;
+OP1[0xd9] = op_d8;
+OP1[0xda] = op_d8;
+OP1[0xdb] = op_d8;
+OP1[0xdc] = op_d8;
+OP1[0xdd] = op_d8;
+OP1[0xde] = op_d8;
+OP1[0xdf] = op_d8;
+OP1[0xe0] = op_e0;
+OP1[0xe1] = op_e0;
+OP1[0xe2] = op_e0;
+OP1[0xe3] = op_e3;
+OP1[0xe4] = op_e4;
+OP1[0xe5] = op_e5;
+OP1[0xe6] = op_e6;
+OP1[0xe7] = op_e7;
+OP1[0xec] = op_ec;
+OP1[0xed] = op_ed;
+OP1[0xee] = op_ee;
+OP1[0xef] = op_ef;
+OP1[0xe8] = op_e8;
+OP1[0xe9] = op_e9;
+OP1[0xea] = op_ea;
+OP1[0xeb] = op_eb;
+OP1[0xf1] = op_f1;
+OP1[0xf4] = op_f4;
+OP1[0xf5] = op_f5;
+OP1[0xf6] = op_f6;
+OP1[0xf7] = op_f7;
+OP1[0xf8] = op_f8;
+OP1[0xf9] = op_f9;
+OP1[0xfa] = op_fa;
+OP1[0xfb] = op_fb;
+OP1[0xfc] = op_fc;
+OP1[0xfd] = op_fd;
+OP1[0xfe] = op_fe;
+OP1[0xff] = op_ff;
 
 /** Bytes of the memory operand of an x87 instruction (D8-DF), 0 for undefined forms. */
 function escOperandSize(op: number, reg: number, o32: boolean): number {
@@ -723,13 +1318,13 @@ function aaa(c: Cpu, sub: boolean): void {
 function inPort(c: Cpu, port: number, sz: number): void {
   const size = 1 << sz;
   sys.ioCheck(c, port, size);
-  c.setReg(sz, 0, c.ioRead(ExitReason.IO, port, size));
+  c.setReg(sz, 0, c.ioRead(Xr.IO, port, size));
 }
 
 function outPort(c: Cpu, port: number, sz: number): void {
   const size = 1 << sz;
   sys.ioCheck(c, port, size);
-  c.ioWrite(ExitReason.IO, port, size, c.getReg(sz, 0));
+  c.ioWrite(Xr.IO, port, size, c.getReg(sz, 0));
 }
 
 // ---- string instructions ----
@@ -889,7 +1484,7 @@ function ins(c: Cpu, sz: number): void {
     // The destination is checked before the port is read, so a fault loses no data.
     const off = di(c);
     c.probeWrite(Seg.ES, off, size);
-    const v = c.ioRead(ExitReason.IO, port, size);
+    const v = c.ioRead(Xr.IO, port, size);
     c.wrS(sz, Seg.ES, off, v);
     advDi(c, d);
     if (c.rep === 0 || repNext(c, budget)) return;
@@ -905,7 +1500,7 @@ function outs(c: Cpu, sz: number): void {
   if (c.rep !== 0 && count(c) === 0) return;
   for (let budget = REP_CHUNK; ; budget--) {
     const v = c.rdS(sz, s, si(c));
-    c.ioWrite(ExitReason.IO, port, size, v);
+    c.ioWrite(Xr.IO, port, size, v);
     advSi(c, d);
     if (c.rep === 0 || repNext(c, budget)) return;
   }
@@ -915,172 +1510,339 @@ function outs(c: Cpu, sz: number): void {
 // Two-byte opcodes (0F xx)
 // =====================================================================================
 
-function exec0f(c: Cpu, op: number): void {
+function op0f_00(c: Cpu): void {
+  sys.grp6(c);
+}
+
+function op0f_01(c: Cpu): void {
+  sys.grp7(c);
+}
+
+function op0f_02(c: Cpu): void {
+  sys.larLsl(c, false);
+}
+
+function op0f_03(c: Cpu): void {
+  sys.larLsl(c, true);
+}
+
+function op0f_06(c: Cpu): void {
+  if (c.cpl !== 0) c.gp(0);
+  c.cr0 &= ~Cr0Bit.TS;
+}
+
+function op0f_08(c: Cpu): void {
+  // INVD, WBINVD: no caches to write back
+  if (c.cpl !== 0) c.gp(0);
+}
+
+function op0f_0b(c: Cpu): void {
+  c.ud(); return; // UD2
+}
+
+function op0f_18(c: Cpu): void {
+  c.modrm(); // hint NOPs (NOP Ev)
+}
+
+function op0f_20(c: Cpu, op: number): void {
+  sys.movCrDr(c, op);
+}
+
+function op0f_30(c: Cpu): void {
   const r32 = c.r32;
-  switch (op) {
-    case 0x00: sys.grp6(c); return;
-    case 0x01: sys.grp7(c); return;
-    case 0x02: sys.larLsl(c, false); return;
-    case 0x03: sys.larLsl(c, true); return;
-    case 0x06:
-      if (c.cpl !== 0) c.gp(0);
-      c.cr0 &= ~Cr0Bit.TS;
-      return;
-    case 0x08: case 0x09: // INVD, WBINVD: no caches to write back
-      if (c.cpl !== 0) c.gp(0);
-      return;
-    case 0x0b: c.ud(); return; // UD2
-    case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f:
-      c.modrm(); // hint NOPs (NOP Ev)
-      return;
-    case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x26:
-      sys.movCrDr(c, op);
-      return;
-    case 0x30: // WRMSR
-      if (c.cpl !== 0) c.gp(0);
-      sys.wrmsr(c, r32[Reg.ECX] >>> 0, r32[Reg.EDX], r32[Reg.EAX]);
-      return;
-    case 0x31: { // RDTSC
-      if ((c.cr4 & Cr4Bit.TSD) !== 0 && c.cpl !== 0) c.gp(0);
-      const t = c.tsc();
-      r32[Reg.EAX] = t % 0x100000000;
-      r32[Reg.EDX] = Math.floor(t / 0x100000000);
-      return;
-    }
-    case 0x32: // RDMSR
-      if (c.cpl !== 0) c.gp(0);
-      sys.rdmsr(c, r32[Reg.ECX] >>> 0);
-      return;
-    case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
-    case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f: {
-      const sz = c.o32 ? 2 : 1;
-      c.modrm();
-      const v = c.readE(sz);
-      if (c.cond(op & 15)) c.setReg(sz, (c.m >> 3) & 7, v);
-      return;
-    }
-    case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
-    case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f: {
-      const disp = c.o32 ? c.fetch32() : c.fetch16();
-      if (c.cond(op & 15)) c.jmpNear(c.eip + disp);
-      return;
-    }
-    case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
-    case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
-      c.modrm();
-      c.writeE(0, c.cond(op & 15) ? 1 : 0);
-      return;
-    case 0xa0: c.push(c.segSel[Seg.FS]); return;
-    case 0xa1: popSeg(c, Seg.FS); return;
-    case 0xa8: c.push(c.segSel[Seg.GS]); return;
-    case 0xa9: popSeg(c, Seg.GS); return;
-    case 0xa2: cpuid(c); return;
-    case 0xa3: bitOp(c, 0, false); return;
-    case 0xab: bitOp(c, 1, false); return;
-    case 0xb3: bitOp(c, 2, false); return;
-    case 0xbb: bitOp(c, 3, false); return;
-    case 0xba: {
-      c.modrm();
-      const reg = (c.m >> 3) & 7;
-      if (reg < 4) c.ud();
-      bitOp(c, reg - 4, true);
-      return;
-    }
-    case 0xa4: case 0xa5: case 0xac: case 0xad: {
-      const sz = c.o32 ? 2 : 1;
-      c.modrm();
-      const n = (op & 1) === 0 ? c.fetch8() : c.r8[4];
-      const dst = c.readE(sz);
-      if ((n & 31) === 0) return;
-      c.writeE(sz, c.shd(op < 0xa8, dst, c.getReg(sz, (c.m >> 3) & 7), n, sz));
-      return;
-    }
-    case 0xaf: {
-      const sz = c.o32 ? 2 : 1;
-      c.modrm();
-      const reg = (c.m >> 3) & 7;
-      c.setReg(sz, reg, c.imulTrunc(c.getReg(sz, reg), c.readE(sz), sz));
-      return;
-    }
-    case 0xb0: case 0xb1: {
-      const sz = op === 0xb0 ? 0 : c.o32 ? 2 : 1;
-      c.modrm();
-      const dst = c.readE(sz);
-      const acc = c.getReg(sz, 0);
-      c.sub(acc, dst, sz);
-      if (acc === dst) c.writeE(sz, c.getReg(sz, (c.m >> 3) & 7));
-      else {
-        c.writeE(sz, dst); // the 486 always writes the destination
-        c.setReg(sz, 0, dst);
-      }
-      return;
-    }
-    case 0xb2: loadFarPtr(c, Seg.SS); return;
-    case 0xb4: loadFarPtr(c, Seg.FS); return;
-    case 0xb5: loadFarPtr(c, Seg.GS); return;
-    case 0xb6: case 0xb7: case 0xbe: case 0xbf: {
-      const sz = c.o32 ? 2 : 1;
-      c.modrm();
-      let v = c.readE(op & 1);
-      if (op >= 0xbe) v = op === 0xbe ? (v << 24) >> 24 : (v << 16) >> 16;
-      c.setReg(sz, (c.m >> 3) & 7, v);
-      return;
-    }
-    case 0xbc: case 0xbd: {
-      const sz = c.o32 ? 2 : 1;
-      c.modrm();
-      const v = sz === 2 ? c.readE(2) >>> 0 : c.readE(1);
-      if (v === 0) {
-        c.setArith(F.ZF, F.ZF);
-        return;
-      }
-      const idx = op === 0xbc ? 31 - Math.clz32(v & -v) : 31 - Math.clz32(v);
-      c.setReg(sz, (c.m >> 3) & 7, idx);
-      c.setArith(F.ZF, 0);
-      return;
-    }
-    case 0xc0: case 0xc1: {
-      const sz = op === 0xc0 ? 0 : c.o32 ? 2 : 1;
-      c.modrm();
-      const reg = (c.m >> 3) & 7;
-      const dst = c.readE(sz);
-      const sum = c.add(dst, c.getReg(sz, reg), sz);
-      if (c.m >= 0xc0) {
-        c.setReg(sz, reg, dst);
-        c.setReg(sz, c.m & 7, sum);
-      } else {
-        c.writeE(sz, sum);
-        c.setReg(sz, reg, dst);
-      }
-      return;
-    }
-    case 0xc7: {
-      c.modrm();
-      if (c.m >= 0xc0 || ((c.m >> 3) & 7) !== 1) c.ud();
-      const lo = c.rd32(c.eaSeg, c.ea);
-      const hi = c.rd32(c.eaSeg, c.eaPlus(4));
-      if (lo === r32[Reg.EAX] && hi === r32[Reg.EDX]) {
-        c.wr32(c.eaSeg, c.ea, r32[Reg.EBX]);
-        c.wr32(c.eaSeg, c.eaPlus(4), r32[Reg.ECX]);
-        c.setArith(F.ZF, F.ZF);
-      } else {
-        c.wr32(c.eaSeg, c.ea, lo);
-        c.wr32(c.eaSeg, c.eaPlus(4), hi);
-        r32[Reg.EAX] = lo;
-        r32[Reg.EDX] = hi;
-        c.setArith(F.ZF, 0);
-      }
-      return;
-    }
-    case 0xc8: case 0xc9: case 0xca: case 0xcb: case 0xcc: case 0xcd: case 0xce: case 0xcf: {
-      const v = r32[op & 7];
-      r32[op & 7] = ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
-      return;
-    }
-    default:
-      c.ud();
+  // WRMSR
+  if (c.cpl !== 0) c.gp(0);
+  sys.wrmsr(c, r32[Reg.ECX] >>> 0, r32[Reg.EDX], r32[Reg.EAX]);
+}
+
+function op0f_31(c: Cpu): void {
+  const r32 = c.r32;
+  // RDTSC
+  if ((c.cr4 & Cr4Bit.TSD) !== 0 && c.cpl !== 0) c.gp(0);
+  const t = c.tsc();
+  r32[Reg.EAX] = t % 0x100000000;
+  r32[Reg.EDX] = Math.floor(t / 0x100000000);
+}
+
+function op0f_32(c: Cpu): void {
+  const r32 = c.r32;
+  // RDMSR
+  if (c.cpl !== 0) c.gp(0);
+  sys.rdmsr(c, r32[Reg.ECX] >>> 0);
+}
+
+function op0f_40(c: Cpu, op: number): void {
+  const sz = c.o32 ? 2 : 1;
+  c.modrm();
+  const v = c.readE(sz);
+  if (c.cond(op & 15)) c.setReg(sz, (c.m >> 3) & 7, v);
+}
+
+function op0f_80(c: Cpu, op: number): void {
+  const disp = c.o32 ? c.fetch32() : c.fetch16();
+  if (c.cond(op & 15)) c.jmpNear(c.eip + disp);
+}
+
+function op0f_90(c: Cpu, op: number): void {
+  c.modrm();
+  c.writeE(0, c.cond(op & 15) ? 1 : 0);
+}
+
+function op0f_a0(c: Cpu): void {
+  c.push(c.segSel[Seg.FS]);
+}
+
+function op0f_a1(c: Cpu): void {
+  popSeg(c, Seg.FS);
+}
+
+function op0f_a8(c: Cpu): void {
+  c.push(c.segSel[Seg.GS]);
+}
+
+function op0f_a9(c: Cpu): void {
+  popSeg(c, Seg.GS);
+}
+
+function op0f_a2(c: Cpu): void {
+  cpuid(c);
+}
+
+function op0f_a3(c: Cpu): void {
+  bitOp(c, 0, false);
+}
+
+function op0f_ab(c: Cpu): void {
+  bitOp(c, 1, false);
+}
+
+function op0f_b3(c: Cpu): void {
+  bitOp(c, 2, false);
+}
+
+function op0f_bb(c: Cpu): void {
+  bitOp(c, 3, false);
+}
+
+function op0f_ba(c: Cpu): void {
+  c.modrm();
+  const reg = (c.m >> 3) & 7;
+  if (reg < 4) c.ud();
+  bitOp(c, reg - 4, true);
+}
+
+function op0f_a4(c: Cpu, op: number): void {
+  const sz = c.o32 ? 2 : 1;
+  c.modrm();
+  const n = (op & 1) === 0 ? c.fetch8() : c.r8[4];
+  const dst = c.readE(sz);
+  if ((n & 31) === 0) return;
+  c.writeE(sz, c.shd(op < 0xa8, dst, c.getReg(sz, (c.m >> 3) & 7), n, sz));
+}
+
+function op0f_af(c: Cpu): void {
+  const sz = c.o32 ? 2 : 1;
+  c.modrm();
+  const reg = (c.m >> 3) & 7;
+  c.setReg(sz, reg, c.imulTrunc(c.getReg(sz, reg), c.readE(sz), sz));
+}
+
+function op0f_b0(c: Cpu, op: number): void {
+  const sz = op === 0xb0 ? 0 : c.o32 ? 2 : 1;
+  c.modrm();
+  const dst = c.readE(sz);
+  const acc = c.getReg(sz, 0);
+  c.sub(acc, dst, sz);
+  if (acc === dst) c.writeE(sz, c.getReg(sz, (c.m >> 3) & 7));
+  else {
+    c.writeE(sz, dst); // the 486 always writes the destination
+    c.setReg(sz, 0, dst);
   }
 }
+
+function op0f_b2(c: Cpu): void {
+  loadFarPtr(c, Seg.SS);
+}
+
+function op0f_b4(c: Cpu): void {
+  loadFarPtr(c, Seg.FS);
+}
+
+function op0f_b5(c: Cpu): void {
+  loadFarPtr(c, Seg.GS);
+}
+
+function op0f_b6(c: Cpu, op: number): void {
+  const sz = c.o32 ? 2 : 1;
+  c.modrm();
+  let v = c.readE(op & 1);
+  if (op >= 0xbe) v = op === 0xbe ? (v << 24) >> 24 : (v << 16) >> 16;
+  c.setReg(sz, (c.m >> 3) & 7, v);
+}
+
+function op0f_bc(c: Cpu, op: number): void {
+  const sz = c.o32 ? 2 : 1;
+  c.modrm();
+  const v = sz === 2 ? c.readE(2) >>> 0 : c.readE(1);
+  if (v === 0) {
+    c.setArith(F.ZF, F.ZF);
+    return;
+  }
+  const idx = op === 0xbc ? 31 - Math.clz32(v & -v) : 31 - Math.clz32(v);
+  c.setReg(sz, (c.m >> 3) & 7, idx);
+  c.setArith(F.ZF, 0);
+}
+
+function op0f_c0(c: Cpu, op: number): void {
+  const sz = op === 0xc0 ? 0 : c.o32 ? 2 : 1;
+  c.modrm();
+  const reg = (c.m >> 3) & 7;
+  const dst = c.readE(sz);
+  const sum = c.add(dst, c.getReg(sz, reg), sz);
+  if (c.m >= 0xc0) {
+    c.setReg(sz, reg, dst);
+    c.setReg(sz, c.m & 7, sum);
+  } else {
+    c.writeE(sz, sum);
+    c.setReg(sz, reg, dst);
+  }
+}
+
+function op0f_c7(c: Cpu): void {
+  const r32 = c.r32;
+  c.modrm();
+  if (c.m >= 0xc0 || ((c.m >> 3) & 7) !== 1) c.ud();
+  const lo = c.rd32(c.eaSeg, c.ea);
+  const hi = c.rd32(c.eaSeg, c.eaPlus(4));
+  if (lo === r32[Reg.EAX] && hi === r32[Reg.EDX]) {
+    c.wr32(c.eaSeg, c.ea, r32[Reg.EBX]);
+    c.wr32(c.eaSeg, c.eaPlus(4), r32[Reg.ECX]);
+    c.setArith(F.ZF, F.ZF);
+  } else {
+    c.wr32(c.eaSeg, c.ea, lo);
+    c.wr32(c.eaSeg, c.eaPlus(4), hi);
+    r32[Reg.EAX] = lo;
+    r32[Reg.EDX] = hi;
+    c.setArith(F.ZF, 0);
+  }
+}
+
+function op0f_c8(c: Cpu, op: number): void {
+  const r32 = c.r32;
+  const v = r32[op & 7];
+  r32[op & 7] = ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
+}
+
+OP2[0x00] = op0f_00;
+OP2[0x01] = op0f_01;
+OP2[0x02] = op0f_02;
+OP2[0x03] = op0f_03;
+OP2[0x06] = op0f_06;
+OP2[0x08] = op0f_08;
+OP2[0x09] = op0f_08;
+OP2[0x0b] = op0f_0b;
+OP2[0x18] = op0f_18;
+OP2[0x19] = op0f_18;
+OP2[0x1a] = op0f_18;
+OP2[0x1b] = op0f_18;
+OP2[0x1c] = op0f_18;
+OP2[0x1d] = op0f_18;
+OP2[0x1e] = op0f_18;
+OP2[0x1f] = op0f_18;
+OP2[0x20] = op0f_20;
+OP2[0x21] = op0f_20;
+OP2[0x22] = op0f_20;
+OP2[0x23] = op0f_20;
+OP2[0x24] = op0f_20;
+OP2[0x26] = op0f_20;
+OP2[0x30] = op0f_30;
+OP2[0x31] = op0f_31;
+OP2[0x32] = op0f_32;
+OP2[0x40] = op0f_40;
+OP2[0x41] = op0f_40;
+OP2[0x42] = op0f_40;
+OP2[0x43] = op0f_40;
+OP2[0x44] = op0f_40;
+OP2[0x45] = op0f_40;
+OP2[0x46] = op0f_40;
+OP2[0x47] = op0f_40;
+OP2[0x48] = op0f_40;
+OP2[0x49] = op0f_40;
+OP2[0x4a] = op0f_40;
+OP2[0x4b] = op0f_40;
+OP2[0x4c] = op0f_40;
+OP2[0x4d] = op0f_40;
+OP2[0x4e] = op0f_40;
+OP2[0x4f] = op0f_40;
+OP2[0x80] = op0f_80;
+OP2[0x81] = op0f_80;
+OP2[0x82] = op0f_80;
+OP2[0x83] = op0f_80;
+OP2[0x84] = op0f_80;
+OP2[0x85] = op0f_80;
+OP2[0x86] = op0f_80;
+OP2[0x87] = op0f_80;
+OP2[0x88] = op0f_80;
+OP2[0x89] = op0f_80;
+OP2[0x8a] = op0f_80;
+OP2[0x8b] = op0f_80;
+OP2[0x8c] = op0f_80;
+OP2[0x8d] = op0f_80;
+OP2[0x8e] = op0f_80;
+OP2[0x8f] = op0f_80;
+OP2[0x90] = op0f_90;
+OP2[0x91] = op0f_90;
+OP2[0x92] = op0f_90;
+OP2[0x93] = op0f_90;
+OP2[0x94] = op0f_90;
+OP2[0x95] = op0f_90;
+OP2[0x96] = op0f_90;
+OP2[0x97] = op0f_90;
+OP2[0x98] = op0f_90;
+OP2[0x99] = op0f_90;
+OP2[0x9a] = op0f_90;
+OP2[0x9b] = op0f_90;
+OP2[0x9c] = op0f_90;
+OP2[0x9d] = op0f_90;
+OP2[0x9e] = op0f_90;
+OP2[0x9f] = op0f_90;
+OP2[0xa0] = op0f_a0;
+OP2[0xa1] = op0f_a1;
+OP2[0xa8] = op0f_a8;
+OP2[0xa9] = op0f_a9;
+OP2[0xa2] = op0f_a2;
+OP2[0xa3] = op0f_a3;
+OP2[0xab] = op0f_ab;
+OP2[0xb3] = op0f_b3;
+OP2[0xbb] = op0f_bb;
+OP2[0xba] = op0f_ba;
+OP2[0xa4] = op0f_a4;
+OP2[0xa5] = op0f_a4;
+OP2[0xac] = op0f_a4;
+OP2[0xad] = op0f_a4;
+OP2[0xaf] = op0f_af;
+OP2[0xb0] = op0f_b0;
+OP2[0xb1] = op0f_b0;
+OP2[0xb2] = op0f_b2;
+OP2[0xb4] = op0f_b4;
+OP2[0xb5] = op0f_b5;
+OP2[0xb6] = op0f_b6;
+OP2[0xb7] = op0f_b6;
+OP2[0xbe] = op0f_b6;
+OP2[0xbf] = op0f_b6;
+OP2[0xbc] = op0f_bc;
+OP2[0xbd] = op0f_bc;
+OP2[0xc0] = op0f_c0;
+OP2[0xc1] = op0f_c0;
+OP2[0xc7] = op0f_c7;
+OP2[0xc8] = op0f_c8;
+OP2[0xc9] = op0f_c8;
+OP2[0xca] = op0f_c8;
+OP2[0xcb] = op0f_c8;
+OP2[0xcc] = op0f_c8;
+OP2[0xcd] = op0f_c8;
+OP2[0xce] = op0f_c8;
+OP2[0xcf] = op0f_c8;
 
 /** BT/BTS/BTR/BTC (kind 0-3). With a register bit offset, memory operands reach beyond the word. */
 function bitOp(c: Cpu, kind: number, imm: boolean): void {
