@@ -279,6 +279,8 @@ export class Cpu {
   private readonly _rc = new Uint8Array(4096 + 16);
   private _rcLen = 0;
   private _rcPos = 0;
+  /** Reads before this point belong to committed REP iterations (a redo starts here). */
+  private _rcStart = 0;
   /** Bytes of read data the pending exit asked for (0: none). */
   pendIn = 0;
   /** Queued write exits (OUT, MMIO/ROM writes). */
@@ -286,6 +288,9 @@ export class Cpu {
   private readonly _wqAddr = new Int32Array(WQ_MAX);
   private readonly _wqSize = new Int32Array(WQ_MAX);
   private readonly _wqVal = new Int32Array(WQ_MAX);
+  /** Elements of a batched REP OUTS (else 1); then _wqVal is the host offset of the first. */
+  private readonly _wqCount = new Int32Array(WQ_MAX);
+  private readonly _wqStep = new Int32Array(WQ_MAX);
   private _wqLen = 0;
   private _wqPos = 0;
   /** MMIO during descriptor/IDT/TSS accesses reads all-ones and drops writes (no exit). */
@@ -377,7 +382,7 @@ export class Cpu {
     this.nmiBlocked = false;
     this.restart = false;
     this.pendIn = 0;
-    this._rcLen = this._rcPos = 0;
+    this._rcLen = this._rcPos = this._rcStart = 0;
     this._wqLen = this._wqPos = 0;
     this._stashVec = -1;
     this._stepDone = false;
@@ -1003,8 +1008,11 @@ export class Cpu {
   // Exits: reads that need data (abort and redo), writes that are queued
   // =====================================================================================
 
-  /** An MMIO read or IN: from the read cache when redoing, else exit and abort. */
-  ioRead(kind: number, addr: number, size: number): number {
+  /**
+   * An MMIO read or IN: from the read cache when redoing, else exit and abort. `count` > 1
+   * asks for that many elements at once (REP INS); the later ones wait in the cache.
+   */
+  ioRead(kind: number, addr: number, size: number, count = 1): number {
     if (this._rcPos + size <= this._rcLen) {
       const rc = this._rc;
       const p = this._rcPos;
@@ -1019,9 +1027,9 @@ export class Cpu {
     x.dir = Dir.READ as number as IoDir;
     x.addr = addr >>> 0;
     x.size = size as 1 | 2 | 4;
-    x.count = 1;
+    x.count = count;
     x.ip = (this.segBase[Seg.CS] + this.ipStart) >>> 0;
-    this.pendIn = size;
+    this.pendIn = size * count;
     throw ABORT;
   }
 
@@ -1034,6 +1042,25 @@ export class Cpu {
     this._wqAddr[n] = addr;
     this._wqSize[n] = size;
     this._wqVal[n] = v;
+    this._wqCount[n] = 1;
+    this._wqLen = n + 1;
+    this.slow = true;
+  }
+
+  /**
+   * A batched REP OUTS: `count` elements of `size` bytes, the first at host offset `host`,
+   * each `step` bytes after the previous one. Copied into exit.data when the exit leaves
+   * (right after this instruction, before any other guest code).
+   */
+  ioWriteBatch(port: number, size: number, count: number, host: number, step: number): void {
+    const n = this._wqLen;
+    if (n >= WQ_MAX) return;
+    this._wqKind[n] = Xr.IO;
+    this._wqAddr[n] = port;
+    this._wqSize[n] = size;
+    this._wqVal[n] = host;
+    this._wqCount[n] = count;
+    this._wqStep[n] = step;
     this._wqLen = n + 1;
     this.slow = true;
   }
@@ -1057,9 +1084,18 @@ export class Cpu {
     x.reason = this._wqKind[i] as ExitReason;
     x.dir = Dir.WRITE as number as IoDir;
     x.addr = this._wqAddr[i] >>> 0;
-    x.size = this._wqSize[i] as 1 | 2 | 4;
-    x.count = 1;
-    x.setValue(this._wqVal[i]);
+    const size = this._wqSize[i];
+    const count = this._wqCount[i];
+    x.size = size as 1 | 2 | 4;
+    x.count = count;
+    if (count === 1) x.setValue(this._wqVal[i]);
+    else {
+      const u8 = this.u8;
+      const step = this._wqStep[i];
+      for (let k = 0, src = this._wqVal[i]; k < count; k++, src += step) {
+        for (let b = 0; b < size; b++) x.data[k * size + b] = u8[src + b];
+      }
+    }
     x.ip = (this.segBase[Seg.CS] + this.ipStart) >>> 0;
     if (this._wqPos === this._wqLen) this._wqPos = this._wqLen = 0;
     return this._wqKind[i] as Xr;
@@ -1668,20 +1704,52 @@ export class Cpu {
     this.tscBase = v - this.icount;
   }
 
-  /** The reads of a committed REP iteration are used up: drop them from the read cache. */
+  /** The reads of a committed REP iteration are used up: a redo starts after them. */
   commitReads(): void {
     if (this._rcLen === 0) return;
-    if (this._rcPos >= this._rcLen) {
-      this._rcPos = this._rcLen = 0;
-    } else {
-      this._rc.copyWithin(0, this._rcPos, this._rcLen);
-      this._rcLen -= this._rcPos;
-      this._rcPos = 0;
-    }
+    if (this._rcPos >= this._rcLen) this._rcPos = this._rcLen = this._rcStart = 0;
+    else this._rcStart = this._rcPos;
+  }
+
+  /** Completed read data not consumed yet (the rest of a batched REP INS). */
+  get readsPending(): number {
+    return this._rcLen - this._rcPos;
+  }
+
+  /** TF or the debugger's single-step: string I/O goes one element at a time. */
+  get stepping(): boolean {
+    return this.singleStep || (this.flags & F.TF) !== 0;
+  }
+
+  /**
+   * How many elements of a REP string I/O can move in one exit: those whose memory side
+   * (starting at s:off, `size` bytes each, downwards when `down`) lies in one page of
+   * plain RAM that the fast path can read (OUTS) or write (INS), inside the segment. 1
+   * when only one can.
+   */
+  batchRoom(s: number, off: number, size: number, down: boolean, max: number, write: boolean): number {
+    const lin = (this.segBase[s] + off) | 0;
+    const po = lin & 4095;
+    let n = down ? ((po / size) | 0) + 1 : ((4096 - po) / size) | 0;
+    if (!this.a32) n = Math.min(n, down ? ((off / size) | 0) + 1 : ((0x10000 - off) / size) | 0);
+    n = Math.min(n, max, 4096 / size);
+    if (n <= 1) return 1;
+    const lo = down ? off - (n - 1) * size : off;
+    if (lo + n * size - 1 > (write ? this.wlim[s] : this.rlim[s])) return 1;
+    const chk = write ? this.wchk : this.rchk;
+    // A cold TLB entry is filled here: the first element would take the same fault.
+    if ((this.tlb[lin >>> 12] & chk) !== Tlb.VALID && (this.fill(lin, write, this.user) & chk) !== Tlb.VALID) return 1;
+    return n;
+  }
+
+  /** Host byte offset of a linear address whose page batchRoom() approved. */
+  hostOf(lin: number): number {
+    return (this.tlb[lin >>> 12] & -4096) + (lin & 4095);
   }
 
   /** Should a REP instruction stop between iterations? (Only asked when `slow`.) */
   repMustStop(): boolean {
+    if (this._rcLen !== this._rcPos) return false; // finish the batch the device delivered
     return this._wqLen !== this._wqPos || this._watchHit || this.singleStep || (this.flags & F.TF) !== 0 ||
       this.nmiPending || ((this.irqPending >= 0 || this.irqWindow) && (this.flags & F.IF) !== 0);
   }
@@ -1865,7 +1933,7 @@ export class Cpu {
       // Back to the state before the instruction, then deliver the exception.
       this.eip = this.ipStart;
       this.r32[Reg.ESP] = this.espStart;
-      this._rcLen = this._rcPos = 0;
+      this._rcLen = this._rcPos = this._rcStart = 0;
       this._wqLen = this._wqPos = 0;
       this.pendIn = 0;
       this.restart = false;
@@ -1876,7 +1944,7 @@ export class Cpu {
     if (e === EVENT) {
       // INT n and friends: the instruction is done (EIP past it).
       this.icount++;
-      this._rcLen = this._rcPos = 0;
+      this._rcLen = this._rcPos = this._rcStart = 0;
       this.restart = false;
       this.slow = true;
       return this._raise(this.fVec, -1, this.evType);
@@ -1885,7 +1953,7 @@ export class Cpu {
       // The instruction needs data from the loop (MMIO read, IN): redo it after completeIo().
       this.eip = this.ipStart;
       this.r32[Reg.ESP] = this.espStart;
-      this._rcPos = 0;
+      this._rcPos = this._rcStart;
       this._wqLen = this._wqPos = 0;
       this._watchHit = false;
       this.restart = true;
@@ -2036,7 +2104,7 @@ export class Cpu {
       return r;
     }
     this.icount++;
-    if (this._rcLen !== 0) this._rcLen = this._rcPos = 0;
+    if (this._rcLen !== 0) this._rcLen = this._rcPos = this._rcStart = 0;
     this.restart = false;
     if (tf && !this.shadow && !this._repResume) {
       // Single-step trap (#DB with DR6.BS) after an instruction that began with TF=1.
@@ -2075,7 +2143,7 @@ export class Cpu {
     this._watchHit = false;
     this.restart = false;
     this.pendIn = 0;
-    this._rcLen = this._rcPos = 0;
+    this._rcLen = this._rcPos = this._rcStart = 0;
     this._wqLen = this._wqPos = 0;
     this.shutdown = false;
     this.slow = true;

@@ -1197,10 +1197,7 @@ function loadFarPtr(c: Cpu, s: number): void {
   const sel = c.rd16(c.eaSeg, c.eaPlus(sz === 2 ? 4 : 2));
   sys.loadSeg(c, s, sel);
   c.setReg(sz, (c.m >> 3) & 7, off);
-  if (s === Seg.SS) {
-    c.shadow = true;
-    c.slow = true;
-  }
+  // (LSS does not block interrupts for the next instruction: only MOV SS and POP SS do.)
 }
 
 function pusha(c: Cpu): void {
@@ -1365,7 +1362,7 @@ function repNext(c: Cpu, budget: number): boolean {
   setCount(c, n);
   if (n === 0 || (c.a32 ? false : (n & 0xffff) === 0)) return true;
   c.commitReads();
-  if (budget <= 0 || (c.slow && c.repMustStop())) {
+  if ((budget <= 0 && c.readsPending === 0) || (c.slow && c.repMustStop())) {
     c.repPause();
     return true;
   }
@@ -1484,7 +1481,11 @@ function ins(c: Cpu, sz: number): void {
     // The destination is checked before the port is read, so a fault loses no data.
     const off = di(c);
     c.probeWrite(Seg.ES, off, size);
-    const v = c.ioRead(Xr.IO, port, size);
+    // REP INS asks the device for as many elements as land in one page of RAM (as KVM
+    // does); the rest wait in the read cache and the loop consumes them without exits.
+    const n = c.rep !== 0 && c.readsPending === 0 && !c.stepping
+      ? c.batchRoom(Seg.ES, off, size, d < 0, count(c), true) : 1;
+    const v = c.ioRead(Xr.IO, port, size, n);
     c.wrS(sz, Seg.ES, off, v);
     advDi(c, d);
     if (c.rep === 0 || repNext(c, budget)) return;
@@ -1498,6 +1499,19 @@ function outs(c: Cpu, sz: number): void {
   const s = c.segOv >= 0 ? c.segOv : Seg.DS;
   const d = (c.flags & F.DF ? -1 : 1) << sz;
   if (c.rep !== 0 && count(c) === 0) return;
+  if (c.rep !== 0 && !c.stepping && c.pendingWrites === 0) {
+    // One exit for as many elements as lie in one page of RAM.
+    const off = si(c);
+    const n = c.batchRoom(s, off, size, d < 0, count(c), false);
+    if (n > 1) {
+      c.ioWriteBatch(port, size, n, c.hostOf((c.segBase[s] + off) | 0), d);
+      advSi(c, d * n);
+      const left = (count(c) - n) >>> 0;
+      setCount(c, left);
+      if (left !== 0) c.repPause();
+      return;
+    }
+  }
   for (let budget = REP_CHUNK; ; budget--) {
     const v = c.rdS(sz, s, si(c));
     c.ioWrite(Xr.IO, port, size, v);

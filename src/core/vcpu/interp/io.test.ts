@@ -155,13 +155,58 @@ describe.skipIf(!haveNasm())('port I/O exits', () => {
     expect(rig.outs).toEqual([[0xe9, 1, 0x41], [0x70, 4, 0x12345678]]);
   });
 
-  it('REP OUTSB and REP INSW move one element per exit, in order', () => {
+  it('REP OUTSB and REP INSW move their elements in order', () => {
     const rig = flat('mov esi, 0x9000\nmov ecx, 3\nmov dx, 0x3f8\nrep outsb\nmov edi, 0x9100\nmov ecx, 2\nrep insw\nhlt');
     rig.load(0x9000, [1, 2, 3]);
     rig.ports.set(0x3f8, 0xbeef);
     rig.run();
     expect(rig.outs).toEqual([[0x3f8, 1, 1], [0x3f8, 1, 2], [0x3f8, 1, 3]]);
     expect([...rig.u8.subarray(0x9100, 0x9104)]).toEqual([0xef, 0xbe, 0xef, 0xbe]);
+  });
+
+  it('batches REP INSW into one exit per page of RAM (a disk sector in one exit)', () => {
+    const rig = flat('mov edi, 0x9000\nmov ecx, 256\nmov dx, 0x1f0\nrep insw\nmov edi, 0x9ffc\nmov ecx, 4\nrep insw\nhlt');
+    const x = rig.cpu.exit;
+    expect(rig.cpu.run(100)).toBe(ExitReason.IO);
+    expect([x.addr, x.size, x.count]).toEqual([0x1f0, 2, 256]);
+    for (let i = 0; i < 256; i++) { x.data[2 * i] = i; x.data[2 * i + 1] = 0x80; }
+    rig.cpu.injectInterrupt(0x40); // must wait for the end of the batch
+    rig.cpu.completeIo();
+    expect(rig.cpu.run(100)).toBe(ExitReason.IO); // the second REP INSW: 2 words left in the page
+    expect(x.count).toBe(2);
+    expect(rig.u8[0x9000 + 2 * 200]).toBe(200);
+    expect(rig.u8[0x9000 + 2 * 200 + 1]).toBe(0x80);
+    expect(rig.cpu.getState().ecx).toBe(4);
+    expect(rig.u8[0x600]).toBe(0);        // IF=0 anyway; the interrupt stays pending
+    x.data.fill(0x11, 0, 4);
+    rig.cpu.completeIo();
+    expect(rig.cpu.run(100)).toBe(ExitReason.IO); // the next page
+    expect(x.count).toBe(2);
+    x.data.fill(0x22, 0, 4);
+    rig.cpu.completeIo();
+    expect(rig.cpu.run(100)).toBe(ExitReason.HLT);
+    expect([...rig.u8.subarray(0x9ffc, 0xa004)]).toEqual([0x11, 0x11, 0x11, 0x11, 0x22, 0x22, 0x22, 0x22]);
+  });
+
+  it('batches REP OUTSD, backwards too, and splits at page boundaries', () => {
+    const rig = flat('mov esi, 0x9ff8\nmov ecx, 4\nmov dx, 0x80\nrep outsd\nstd\nmov esi, 0x8008\nmov ecx, 3\nrep outsd\ncld\nhlt');
+    for (let i = 0; i < 4; i++) rig.wr32(0x9ff8 + 4 * i, 0x100 + i);
+    for (let i = 0; i < 3; i++) rig.wr32(0x8000 + 4 * i, 0x200 + i);
+    rig.run();
+    expect(rig.outs.map((o) => o[2])).toEqual([0x100, 0x101, 0x102, 0x103, 0x202, 0x201, 0x200]);
+    expect(rig.ioExits).toBe(3); // 2 + 2 across the page boundary, then 3 backwards
+  });
+
+  it('moves string I/O one element at a time when single-stepping', () => {
+    const rig = flat('mov esi, 0x9000\nmov ecx, 3\nmov dx, 0x80\nrep outsb\nhlt');
+    rig.cpu.setGuestDebug({ singleStep: true, catchAllVectors: false });
+    let ios = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = rig.cpu.run(100);
+      if (r === ExitReason.IO) { ios++; expect(rig.cpu.exit.count).toBe(1); }
+      if (r === ExitReason.HLT) break;
+    }
+    expect(ios).toBe(3);
   });
 
   it('checks IOPL and the TSS bitmap before exiting (#GP at CPL 3 without permission)', () => {

@@ -66,8 +66,10 @@ export class Rig {
   readonly cpu: InterpVcpu;
   /** Port reads answered by the run helpers (default 0xFF). */
   readonly ports = new Map<number, number>();
-  /** Port writes seen by the run helpers: [port, size, value]. */
+  /** Port writes seen by the run helpers: [port, size, value], one per element. */
   readonly outs: [number, number, number][] = [];
+  /** Port I/O exits seen by the run helpers (a batched REP INS/OUTS is one). */
+  ioExits = 0;
 
   constructor() {
     this.mem.mapRam(0, RAM);
@@ -158,10 +160,18 @@ export class Rig {
     for (let i = 0; i < 10_000; i++) {
       const r = this.cpu.run(budget);
       if (r === ExitReason.IO) {
-        if (x.dir === IoDir.READ) {
-          x.setValue(this.ports.get(x.addr) ?? 0xffffffff);
-          this.cpu.completeIo();
-        } else this.outs.push([x.addr, x.size, x.value()]);
+        this.ioExits++;
+        const v = this.ports.get(x.addr) ?? 0xffffffff;
+        for (let k = 0; k < x.count; k++) {
+          const at = k * x.size;
+          if (x.dir === IoDir.READ) for (let b = 0; b < x.size; b++) x.data[at + b] = v >>> (8 * b);
+          else {
+            let w = 0;
+            for (let b = 0; b < x.size; b++) w |= x.data[at + b] << (8 * b);
+            this.outs.push([x.addr, x.size, w >>> 0]);
+          }
+        }
+        if (x.dir === IoDir.READ) this.cpu.completeIo();
         continue;
       }
       return r;
