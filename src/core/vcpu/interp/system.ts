@@ -63,6 +63,14 @@ function setAccessed(c: Cpu): void {
   }
 }
 
+/**
+ * A null selector: the segment becomes unusable (P=0). The cached base and limit stay, as
+ * the hardware leaves them; a later return to real mode reloads only the base.
+ */
+function setNull(c: Cpu, s: number, sel: number): void {
+  c.setSegCache(s, sel, c.segBase[s], c.segLim[s], 0);
+}
+
 function realMode(c: Cpu): boolean {
   return !c.pe || c.vm;
 }
@@ -97,7 +105,7 @@ export function loadSeg(c: Cpu, s: number, sel: number): void {
   const err = sel & 0xfffc;
   if (err === 0) {
     if (s === Seg.SS) c.gp(0);
-    c.setSegCache(s, sel, 0, 0, 0); // null: unusable
+    setNull(c, s, sel);
     return;
   }
   if (!readDesc(c, sel)) c.gp(err);
@@ -233,7 +241,7 @@ function nullInaccessible(c: Cpu): void {
     const attr = c.segAttr[s];
     if ((attr & 0x80) === 0) continue;
     const conformingCode = (attr & 0xc) === 0xc;
-    if (!conformingCode && dplOf(attr) < c.cpl) c.setSegCache(s, 0, 0, 0, 0);
+    if (!conformingCode && dplOf(attr) < c.cpl) setNull(c, s, 0);
   }
 }
 
@@ -663,7 +671,7 @@ export function deliver(c: Cpu, vec: number, code: number, type: number): void {
     c.flags &= ~(F.TF | F.NT | F.VM | F.RF);
     if (gtype === 6 || gtype === 14) c.flags &= ~F.IF;
     if (wasVm) {
-      for (const s of [Seg.ES, Seg.DS, Seg.FS, Seg.GS]) c.setSegCache(s, 0, 0, 0, 0);
+      for (const s of [Seg.ES, Seg.DS, Seg.FS, Seg.GS]) setNull(c, s, 0);
       c.vm = false;
     }
     c.setSegCache(Seg.SS, newSs, nsBase, nsLimit, nsAttr);
@@ -834,7 +842,7 @@ function loadTaskSs(c: Cpu, sel: number): void {
 function loadTaskData(c: Cpu, s: number, sel: number): void {
   const err = sel & 0xfffc;
   if (err === 0) {
-    c.setSegCache(s, sel, 0, 0, 0);
+    setNull(c, s, sel);
     return;
   }
   if (!readDesc(c, sel)) c.fault(Vec.TS, err);
@@ -886,7 +894,7 @@ export function grp6(c: Cpu): void {
       const sel = c.readE16();
       const err = sel & 0xfffc;
       if (err === 0) {
-        c.setSegCache(Seg.LDTR, sel, 0, 0, 0);
+        setNull(c, Seg.LDTR, sel);
         return;
       }
       if (sel & 4 || !readDesc(c, sel)) c.gp(err);
