@@ -103,19 +103,35 @@ export async function startHost(image: string, extra: string[] = []): Promise<Vm
   };
 }
 
-/** Runs gdb in batch mode with these commands against the host's stub; returns what it printed. */
-export function runGdb(port: number, commands: string[], timeoutMs = 60_000): Promise<{ out: string; code: number | null }> {
+/**
+ * Runs gdb in batch mode with these commands against the host's stub; returns what it
+ * printed. With `interruptWhen`, gdb gets SIGINT (the user's Ctrl-C, which it passes on as
+ * the interrupt byte) once that check, polled, says so. (gdb's output is block-buffered on a
+ * pipe, so what it prints cannot tell when it is waiting.)
+ */
+export function runGdb(
+  port: number, commands: string[], opts: { timeoutMs?: number; interruptWhen?: () => Promise<boolean> } = {},
+): Promise<{ out: string; code: number | null }> {
   const args = ['-batch', '-nx', '-ex', 'set confirm off', '-ex', `target remote 127.0.0.1:${port}`, ...commands.flatMap((c) => ['-ex', c])];
   return new Promise((resolve) => {
-    const p = spawn('gdb', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // One pipe for stdout and stderr, so that what gdb prints stays in its order.
+    const p = spawn('sh', ['-c', 'exec "$0" "$@" 2>&1', 'gdb', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
+    let exited = false;
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const when = opts.interruptWhen;
+    if (when) {
+      void (async () => {
+        while (!exited && !(await when().catch(() => false))) await sleep(200);
+        if (!exited) p.kill('SIGINT');
+      })();
+    }
     const timer = setTimeout(() => {
       out += '\n<<gdb timed out>>';
       p.kill('SIGKILL');
-    }, timeoutMs);
+    }, opts.timeoutMs ?? 60_000);
     p.on('exit', (code) => {
+      exited = true;
       clearTimeout(timer);
       resolve({ out, code });
     });

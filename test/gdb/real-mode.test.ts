@@ -39,7 +39,8 @@ describe.skipIf(!hasGdb())('gdb against a real-mode guest', () => {
       'info registers eip', // 18
       'info threads', // 19
       'monitor delete', // 20
-      'detach', // 21
+      'monitor x /4xb 0x07c0:0x0000', // 21
+      'detach', // 22
     ];
     const { out } = await runGdb(host.port, gdbScript(cmds));
     const s = (i: number): string => section(out, i);
@@ -81,13 +82,28 @@ describe.skipIf(!hasGdb())('gdb against a real-mode guest', () => {
     expect(s(18)).toMatch(/^eip\s+0x7c2e\s/m);
     expect(s(19)).toMatch(/\* 1\s+Thread 1 \(vCPU 0, real mode, io-breakpoint/);
 
-    expect(s(21)).toContain('[Inferior 1 (Remote target) detached]');
+    // Monitor commands take seg:off in real mode: 07C0:0000 is linear 7C00h.
+    expect(s(21)).toMatch(/0x?0*7c00:\s+0xfa 0x31 0xc0 0x8e/);
+    expect(s(22)).toContain('[Inferior 1 (Remote target) detached]');
     expect(out).not.toMatch(/Remote connection closed|Protocol error|<<gdb timed out>>/);
 
     // Detach removed gdb's breakpoints and resumed the VM.
     const after = host.repl('info breakpoints', 'info status');
     expect(after).toContain('No breakpoints or watchpoints.');
     expect(after).toContain('VM status: running');
+  });
+
+  it('stops a running VM when the user presses Ctrl-C in gdb', async () => {
+    const cmds = ['continue', 'info registers eip', 'monitor info status', 'detach'];
+    // Paused first, so that "running" below means gdb has let it run; then Ctrl-C.
+    await host.hmp('stop');
+    const running = async (): Promise<boolean> => (await host.hmp('info status')).includes('running');
+    const { out } = await runGdb(host.port, gdbScript(cmds), { interruptWhen: running });
+    const s = (i: number): string => section(out, i);
+    expect(s(0)).toContain('Program received signal SIGINT, Interrupt.');
+    expect(s(1)).toMatch(/^eip\s+0x7c2[0-9a-f]\s/m);
+    expect(s(2)).toContain('VM status: paused');
+    expect(s(3)).toContain('detached');
   });
 
   it('continues past a breakpoint another client set, and reports it as a plain SIGTRAP', async () => {
