@@ -48,13 +48,16 @@ export interface VmHost {
 
 let hostCount = 0;
 
-/** Starts `hvmon run IMAGE --display none -S --gdb tcp::PORT` and waits for its banner. */
-export async function startHost(image: string, extra: string[] = []): Promise<VmHost> {
+/**
+ * Starts `hvmon run IMAGE --display none -S --gdb tcp::PORT` (without --gdb when `gdb` is
+ * false: the stub is then started with the gdbserver command) and waits for its banner.
+ */
+export async function startHost(image: string, extra: string[] = [], opts: { gdb?: boolean } = {}): Promise<VmHost> {
   const port = await freePort();
   const name = `gdbt${process.pid}x${hostCount++}`;
   const dir = mkdtempSync(join(tmpdir(), 'hvmon-gdb-'));
   const proc = spawn(process.execPath, [
-    HVMON, 'run', image, '--display', 'none', '-S', '--name', name, '--gdb', `tcp::${port}`,
+    HVMON, 'run', image, '--display', 'none', '-S', '--name', name, ...(opts.gdb === false ? [] : ['--gdb', `tcp::${port}`]),
     '--serial', `file:${join(dir, 'com1.txt')}`, ...extra,
   ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { frame, GUESTS, hexText, RspClient, sleep, startHost, type VmHost } from './harness.js';
+import { frame, GUESTS, hasGdb, hexText, RspClient, runGdb, sleep, startHost, type VmHost } from './harness.js';
 
 /** Connects once the previous client is gone (the stub takes one gdb at a time). */
 async function connect(port: number): Promise<RspClient> {
@@ -207,5 +207,39 @@ describe('the gdb stub on the wire', () => {
     await sleep(300);
     expect(await host.hmp('info status')).toContain('VM status: running');
     c.close();
+  });
+});
+
+describe('the gdbserver monitor command', () => {
+  let host: VmHost;
+  beforeAll(async () => {
+    host = await startHost(join(GUESTS, 'real16.img'), [], { gdb: false });
+  });
+  afterAll(async () => {
+    await host?.stop();
+  });
+
+  it.skipIf(!hasGdb())('starts a stub on a port the OS picks, and gdb attaches to it', async () => {
+    const said = await host.hmp('gdbserver tcp::0');
+    const m = /^Waiting for gdb connection on tcp:127\.0\.0\.1:(\d+)$/.exec(said);
+    expect(m).not.toBeNull();
+    const { out } = await runGdb(Number(m![1]), ['info registers eip', 'detach']);
+    expect(out).toMatch(/^eip\s+0x7c00\s/m);
+    expect(out).toContain('detached');
+    await expect(host.hmp(`gdbserver tcp::${m![1]}`)).rejects.toThrow(/cannot listen on tcp:127\.0\.0\.1:\d+: the port is in use/);
+    await expect(host.hmp('gdbserver unix:/tmp/x')).rejects.toThrow(/expected tcp::PORT or tcp:HOST:PORT/);
+  });
+
+  it('tells a waiting gdb that the target exited when the VM host quits', async () => {
+    const said = await host.hmp('gdbserver tcp::0');
+    const port = Number(/:(\d+)$/.exec(said)![1]);
+    const c = await RspClient.connect(port);
+    expect(await c.request('?')).toMatch(/^T05/);
+    c.write(frame('vCont;c'));
+    expect(await c.next()).toEqual({ kind: 'ack' });
+    await sleep(200);
+    await host.hmp('quit').catch(() => undefined);
+    expect(await c.nextPacket()).toBe('W00');
+    await new Promise((r) => host.proc.once('exit', r));
   });
 });

@@ -103,7 +103,14 @@ export class GdbConnection {
   private _hwbreak = false;
   /** target.xml as first read at offset 0, so that the chunks of one read agree. */
   private _xml = '';
-  private readonly _onStop = (info: StopInfo): void => this._stopped(info);
+  private readonly _onStop = (info: StopInfo): void => {
+    // Called from the machine's event emitter: nothing may be thrown back into it.
+    try {
+      this._stopped(info);
+    } catch {
+      void this.close();
+    }
+  };
 
   constructor(
     readonly monitor: Monitor,
@@ -112,7 +119,14 @@ export class GdbConnection {
   ) {
     this.session = new Session(monitor, `gdb ${peer}`);
     socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this._data(d));
+    socket.on('data', (d: Buffer) => {
+      // A bug here must cost this connection, never the VM host.
+      try {
+        this._data(d);
+      } catch {
+        void this.close();
+      }
+    });
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
     monitor.machine.on('stop', this._onStop);
