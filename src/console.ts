@@ -34,8 +34,13 @@ export class PlainConsole {
 
   start(): void {
     const m = this._session.monitor;
+    // A reader that goes away (`| head`) must not take the VM host with it: the guest's
+    // output then has nowhere to go, and the host keeps running for its other clients.
+    let stdoutOpen = true;
+    process.stdout.on('error', () => (stdoutOpen = false));
+    process.stderr.on('error', () => undefined);
     m.machine.on('output', (device, data) => {
-      if (this._opts.devices.includes(device) && !this._monitorMode) process.stdout.write(data);
+      if (stdoutOpen && this._opts.devices.includes(device) && !this._monitorMode) process.stdout.write(data);
     });
     m.machine.on('stop', (info) => {
       if (info.reason !== 'pause' || this._monitorMode) this._note(info.text);

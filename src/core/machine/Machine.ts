@@ -77,6 +77,8 @@ export class Machine extends EventEmitter<MachineEvents> {
   private readonly _pendingVcpu = new Map<number, Pending>();
   private readonly _pendingDaemon = new Map<number, Pending>();
   private _quitting = false;
+  /** quit() has begun: workers exiting now is expected, not a crash. */
+  private _leaving = false;
 
   private constructor(
     readonly config: MachineConfig,
@@ -190,7 +192,7 @@ export class Machine extends EventEmitter<MachineEvents> {
   }
 
   private _workerDied(what: string, err: Error): void {
-    if (this._quitting) return;
+    if (this._quitting || this._leaving) return;
     this._state = 'internal-error';
     const info: StopInfo = { vcpu: 0, reason: 'internal-error', message: `${what} crashed: ${err.message}`, text: `${what} crashed: ${err.message}` };
     this.stops.fill(info);
@@ -198,7 +200,7 @@ export class Machine extends EventEmitter<MachineEvents> {
   }
 
   private _workerExited(what: string, code: number): void {
-    if (this._quitting) return;
+    if (this._quitting || this._leaving) return;
     this._workerDied(what, new Error(`exited with status ${code}`));
   }
 
@@ -393,7 +395,8 @@ export class Machine extends EventEmitter<MachineEvents> {
   }
 
   async quit(): Promise<void> {
-    if (this._quitting) return;
+    if (this._quitting || this._leaving) return;
+    this._leaving = true;
     // Ask both workers to finish and give them a moment to exit by themselves (closing files,
     // writing a profile) before they are terminated.
     const exited = (w: Worker | null): Promise<unknown> => (w ? new Promise((r) => w.once('exit', r)) : Promise.resolve());
