@@ -82,6 +82,9 @@ export const enum Tlb {
   SLOWR = 16,
   /** Part of a 4 MiB page (INVLPG of such a page flushes everything). */
   BIG = 32,
+  /** Set in every entry: a check mask with this bit sends every access to the slow path
+   * (alignment checking at CPL 3). */
+  ALWAYS = 64,
   RCHK_SUP = VALID | SLOWR,
   RCHK_USER = VALID | SLOWR | NOUSER,
   WCHK_SUP = VALID | NOWS,

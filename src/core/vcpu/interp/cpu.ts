@@ -21,10 +21,10 @@
 //   reads are served in order from a small read cache (KVM's emulator does the same).
 //   Writes outside RAM are queued and leave as exits after the instruction completes.
 //
-// Not modelled: the x87 (CPUID has no FPU; ESC opcodes are no-ops unless CR0.EM/TS make them
-// #NM, see execEsc), #AC alignment checks (EFLAGS.AC can be toggled, as on a 486, but never
-// faults), hardware debug registers (DR0-7 are storage; TF single-step works), VME, PAE,
-// global pages, SMM.
+// Not modelled: the x87 (CPUID has no FPU; ESC opcodes do nothing unless CR0.EM/TS make them
+// #NM, see the D8-DF handler in exec.ts), hardware debug registers (DR0-7 are storage; TF
+// single-step and ICEBP work), the TSS T bit, VME/PVI, PAE, global pages, SMM. The TSC
+// counts retired instructions.
 
 import type { DebugTables } from '../../debug/DebugTables.js';
 import { WatchSpace, Access } from '../../debug/DebugTables.js';
@@ -113,6 +113,9 @@ export const enum Tlb {
   SLOWR = 16,
   /** Part of a 4 MiB page (INVLPG of such a page flushes everything). */
   BIG = 32,
+  /** Set in every entry: a check mask with this bit sends every access to the slow path
+   * (alignment checking at CPL 3). */
+  ALWAYS = 64,
   RCHK_SUP = VALID | SLOWR,
   RCHK_USER = VALID | SLOWR | NOUSER,
   WCHK_SUP = VALID | NOWS,
@@ -409,10 +412,17 @@ export class Cpu {
   setCpl(cpl: number): void {
     this.cpl = cpl;
     this.user = cpl === 3;
-    this.rchk = this.user ? Tlb.RCHK_USER : Tlb.RCHK_SUP;
-    this.wchk = this.user ? Tlb.WCHK_USER : Tlb.WCHK_SUP;
+    // Alignment checking (#AC, 486): CR0.AM and EFLAGS.AC at CPL 3. Every data access then
+    // takes the slow path, which checks; nothing is paid while it is off.
+    this.alignCheck = this.user && (this.cr0 & Cr0Bit.AM) !== 0 && (this.flags & F.AC) !== 0;
+    const slowAll = this.alignCheck ? Tlb.ALWAYS : 0;
+    this.rchk = (this.user ? Tlb.RCHK_USER : Tlb.RCHK_SUP) | slowAll;
+    this.wchk = (this.user ? Tlb.WCHK_USER : Tlb.WCHK_SUP) | slowAll;
     this.fHi = -1;
   }
+
+  /** #AC is armed (see setCpl). */
+  alignCheck = false;
 
   /** Loads a segment descriptor cache as is (no checks). */
   setSegCache(s: number, sel: number, base: number, limit: number, attr: number): void {
@@ -517,6 +527,7 @@ export class Cpu {
     this.flags = (v & 0x3f7fd5) | 2;
     this.lop = Lf.ALL;
     if ((old ^ this.flags) & F.VM) this.modeChanged();
+    else if ((old ^ this.flags) & F.AC) this.setCpl(this.cpl);
     if (this.flags & F.TF) this.slow = true;
   }
 
@@ -759,6 +770,7 @@ export class Cpu {
   // ---- the slow paths ----
 
   rdLinSlow(lin: number, size: number, user: boolean): number {
+    if (this.alignCheck && user && (lin & (size - 1)) !== 0) this.fault(Vec.AC, 0);
     if ((lin & 4095) + size > 4096) {
       // Straddles two pages: both translations (and their faults) come before any access;
       // a fault on the second page reports its first byte in CR2.
@@ -773,6 +785,7 @@ export class Cpu {
   }
 
   wrLinSlow(lin: number, size: number, v: number, user: boolean): void {
+    if (this.alignCheck && user && (lin & (size - 1)) !== 0) this.fault(Vec.AC, 0);
     if ((lin & 4095) + size > 4096) {
       this.fill(lin, true, user);
       this.fill((lin + size - 1) & ~4095, true, user);
@@ -911,7 +924,7 @@ export class Cpu {
       if (this._tlbN < TLB_LIST_MAX) this._tlbList[this._tlbN] = page;
       this._tlbN++;
     }
-    const e = host | flags;
+    const e = host | flags | Tlb.ALWAYS;
     this.tlb[page] = e;
     this.tlbPhys[page] = phys;
     return e;

@@ -47,6 +47,22 @@ describe.skipIf(!haveNasm())('exceptions', () => {
     expect(rig.rd32(0x604)).toBe(0);
   });
 
+  it('checks alignment at CPL 3 with CR0.AM and EFLAGS.AC (#AC, 486)', () => {
+    const rig = setup('hlt');
+    rig.load(0x4000, asm('mov eax, [0x9000]\nmov ax, [0x9002]\nmov eax, [0x9001]\nhlt', 32, 0x4000));
+    const s = rig.cpu.getState();
+    const ucode = { selector: 0x1b, base: 0, limit: 0xffffffff, attr: 0xc0fb };
+    const udata = { selector: 0x23, base: 0, limit: 0xffffffff, attr: 0xc0f3 };
+    rig.cpu.setState({ ...s, cs: ucode, ss: udata, ds: udata, es: udata, eip: 0x4000, esp: 0x7000, cr0: 0x40011, eflags: 0x40002 });
+    rig.run();
+    expect([rig.u8[0x600], rig.rd32(0x604), rig.rd32(0x608)]).toEqual([17, 0, 0x4000 + 5 + 6]);
+    // Not at CPL 0, and not with AM clear.
+    const rig2 = setup('mov eax, [0x9001]\nint3');
+    rig2.cpu.setState({ ...rig2.cpu.getState(), cr0: 0x40011, eflags: 0x40002 });
+    rig2.run();
+    expect(rig2.u8[0x600]).toBe(3);
+  });
+
   it('single-steps with TF: #DB after each instruction', () => {
     const rig = setup('pushfd\nor dword [esp], 0x100\npopfd\nnop\nnop\nhlt');
     rig.run();

@@ -1017,6 +1017,7 @@ export function setCr0(c: Cpu, v: number): void {
   const old = c.cr0;
   // ET is hardwired to 1 on the 486 and later.
   c.cr0 = (v | Cr0Bit.ET) | 0;
+  if ((old ^ c.cr0) & Cr0Bit.AM) c.setCpl(c.cpl);
   if ((old ^ c.cr0) & (Cr0Bit.PE | Cr0Bit.PG | Cr0Bit.WP)) {
     c.modeChanged();
     c.flushTlb();
