@@ -119,6 +119,28 @@ describe('the gdb stub on the wire', () => {
     c.close();
   });
 
+  it('writes registers and memory', async () => {
+    const c = await connect(host.port);
+    expect(await c.request('P0=78563412')).toBe('OK');
+    expect(await c.request('p0')).toBe('78563412');
+    const g = await c.request('g');
+    // ebx is the fourth register.
+    expect(await c.request('G' + g.slice(0, 24) + 'efbeadde' + g.slice(32))).toBe('OK');
+    expect(await c.request('p3')).toBe('efbeadde');
+    expect(await c.request('p0')).toBe('78563412');
+    // The x87 registers take writes and drop them.
+    expect(await c.request('P10=' + 'ff'.repeat(10))).toBe('OK');
+    expect(await c.request('p10')).toBe('00'.repeat(10));
+    expect(await c.request('M7d04,2:abcd')).toBe('OK');
+    expect(await c.request('m7d04,2')).toBe('abcd');
+    // X carries binary: 7Dh travels escaped as 7Dh 5Dh.
+    expect(await c.request('X7d06,2:\x7d\x5d\x03')).toBe('OK');
+    expect(await c.request('m7d06,2')).toBe('7d03');
+    expect(await c.request('X7d06,0:')).toBe('OK');
+    expect(await host.hmp('x /2xb 0x7d06')).toMatch(/0x7d 0x03/);
+    c.close();
+  });
+
   it('runs monitor commands with qRcmd, and says when one fails', async () => {
     const c = await connect(host.port);
     const ok = await monitorCommand(c, 'info registers');
@@ -152,6 +174,15 @@ describe('the gdb stub on the wire', () => {
     c.write(frame('c'));
     expect(await c.nextPacket()).toBe('T05thread:1;swbreak:;');
     expect(await c.request('z0,7c2d,1')).toBe('OK');
+    // inc word [counter] reads before it writes: a read or access watchpoint sees the read.
+    expect(await c.request('Z4,7d00,2')).toBe('OK');
+    c.write(frame('c'));
+    expect(await c.nextPacket()).toBe('T05thread:1;awatch:7d00;');
+    expect(await c.request('z4,7d00,2')).toBe('OK');
+    expect(await c.request('Z3,7d01,1')).toBe('OK');
+    c.write(frame('c'));
+    expect(await c.nextPacket()).toBe('T05thread:1;rwatch:7d01;');
+    expect(await c.request('z3,7d01,1')).toBe('OK');
     expect(await c.request('Z1,7c20,1')).toBe('OK');
     c.write(frame('c'));
     expect(await c.nextPacket()).toBe('T05thread:1;hwbreak:;');
