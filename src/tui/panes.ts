@@ -288,7 +288,7 @@ export function outputPane(s: TuiState, w: number, h: number): Line[] {
 // ---- status line and help ------------------------------------------------------------------
 
 export function statusLine(s: TuiState, w: number, shows: 'serial' | 'vga'): Line {
-  const state = !s.connected ? 'GONE' : s.running ? 'RUNNING' : s.status === 'shutdown' ? 'SHUTDOWN' : 'PAUSED';
+  const state = !s.connected ? 'GONE' : s.status === 'unknown' ? 'ATTACHING' : s.running ? 'RUNNING' : s.status === 'shutdown' ? 'SHUTDOWN' : 'PAUSED';
   const stateColor = !s.connected ? 'red' : s.running ? 'green' : 'yellow';
   const mode = s.cpu ? modeText(s.cpu.mode) : '?';
   const parts: Line = [

@@ -41,9 +41,8 @@ describe('hvmon run: the TUI', () => {
     // The VGA cells keep their colours: white on blue (attribute 1Fh).
     expect(t.capture(true)).toMatch(new RegExp(`${ESC}\\[[0-9;]*48;5;(19|4|18)m[^\\n]*Hello from hvmon`));
     t.type('v');
-    const s = await t.waitFor('Console: serial COM1');
-    expect(s).toContain('Hello from hvmon! This guest talks to COM1 and VGA with no BIOS.');
-    expect(s).toMatch(/RUNNING/);
+    await t.waitFor(/Console: serial COM1[\s\S]*Hello from hvmon! This guest talks to COM1 and VGA with no BIOS\./);
+    await t.waitFor('RUNNING');
   });
 
   it('steps with F10 and shows the registers, changed ones highlighted', async () => {
@@ -139,7 +138,10 @@ describe('hvmon run: the TUI', () => {
   it('passes keystrokes to the guest after Ctrl-]', async () => {
     const { t, name } = runGuest('-S');
     await t.waitFor('PAUSED');
-    t.send(['v']);
+    // Keys go to COM1 while the console shows serial (to the PS/2 keyboard on VGA).
+    t.type(':console serial');
+    t.send(['Enter']);
+    await t.waitFor('(hvmon) console serial');
     await t.waitFor('Console: serial COM1');
     t.send(['C-]']);
     await t.waitFor('KEYS→GUEST');
