@@ -7,7 +7,12 @@ import { Machine } from './core/machine/Machine.js';
 import { PlainConsole } from './console.js';
 import { Monitor, Session } from './monitor/Monitor.js';
 import { endpointText, MonitorServer } from './monitor/MonitorServer.js';
-import { defaultSocket, freeName, listHosts, removeHostRecord, writeHostRecord } from './monitor/runtime.js';
+import { defaultSocket, freeName, listHosts, removeHostRecord, runtimeDir, writeHostRecord } from './monitor/runtime.js';
+import { socketAlive } from './monitor/MonitorServer.js';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildRunPlan, type RunOptions } from './runConfig.js';
 
 type GdbModule = { startGdbStub(monitor: Monitor, spec: string): Promise<{ listening: string; close(): Promise<void> }> };
@@ -45,6 +50,36 @@ function fail(e: unknown): never {
   process.exit(usage ? 2 : 1);
 }
 
+/**
+ * --daemonize: the same command again as a detached child with a plain console whose output
+ * goes to NAME.log in the runtime directory; the parent returns once the monitor answers.
+ */
+async function daemonize(name: string): Promise<void> {
+  const args = process.argv.slice(2).filter((a) => a !== '--daemonize');
+  const log = join(runtimeDir(), `${name}.log`);
+  const fd = openSync(log, 'w', 0o600);
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/hvmon.js', import.meta.url)), ...args, '--display', 'none', '--name', name], {
+    detached: true, stdio: ['ignore', fd, fd], cwd: process.cwd(), env: process.env,
+  });
+  closeSync(fd);
+  let exited: number | null = null;
+  child.once('exit', (code) => (exited = code ?? 1));
+  const socket = defaultSocket(name);
+  const t0 = Date.now();
+  while (exited === null && !(await socketAlive(socket))) {
+    if (Date.now() - t0 > 30_000) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (exited !== null || !(await socketAlive(socket))) {
+    const tail = readFileSync(log, 'utf8').trim().split('\n').slice(-5).join('\n');
+    process.stderr.write(`hvmon: the VM host did not start${tail ? `:\n${tail}` : ''}\n`);
+    process.exit(exited === 2 ? 2 : 1);
+  }
+  child.unref();
+  process.stdout.write(`${name}: running in the background (pid ${child.pid}); monitor on ${socket}; output in ${log}\n`);
+  process.exit(0);
+}
+
 async function run(image: string | undefined, o: RunOptions): Promise<void> {
   let plan;
   try {
@@ -53,6 +88,7 @@ async function run(image: string | undefined, o: RunOptions): Promise<void> {
     fail(e);
   }
   const name = plan.name ?? (await freeName());
+  if (plan.daemonize) return daemonize(name);
   let machine: Machine;
   try {
     // The VM starts paused so that the monitor, its sockets and the console are in place

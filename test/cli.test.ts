@@ -58,6 +58,38 @@ describe('hvmon run', () => {
     }
   });
 
+  it('runs a host in the background with --daemonize; a late client gets the serial history', async () => {
+    const d = runHvmon(['run', 'guests/hello.img', '--daemonize', '--name', 'bg']);
+    let pid = 0;
+    try {
+      expect(await d.exited).toBe(0);
+      const m = /^bg: running in the background \(pid (\d+)\); monitor on (\S+); output in (\S+)$/m.exec(d.stdout());
+      expect(m).not.toBeNull();
+      pid = Number(m![1]);
+      const c = await connectMonitor(m![2]);
+      let h = { data: '' };
+      for (let i = 0; i < 200 && !h.data.includes('Hello'); i++) {
+        h = await c.execute<{ data: string }>('serial-history', { device: 'com1' });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(h.data).toContain('Hello from hvmon!');
+      const ls = runHvmon(['ls'], { runtime: d.runtime });
+      expect(await ls.exited).toBe(0);
+      expect(ls.stdout()).toMatch(/^bg\s+pid \d+/m);
+      await c.execute('quit');
+      c.close();
+    } finally {
+      if (pid) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone after quit.
+        }
+      }
+      await d.kill();
+    }
+  });
+
   it('lists running hosts with hvmon ls', async () => {
     const h = runHvmon(['run', 'guests/hello.img', '--display', 'none', '--name', 'listed']);
     try {

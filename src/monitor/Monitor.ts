@@ -11,6 +11,9 @@ import type { Machine } from '../core/machine/Machine.js';
 import { COMMANDS, type CommandDef } from './commands.js';
 import type { StreamEvent } from './protocol.js';
 
+/** Bytes of recent output kept per character device. */
+export const SCROLLBACK = 64 * 1024;
+
 export class CommandError extends HvmonError {
   constructor(
     message: string,
@@ -82,9 +85,24 @@ export class Monitor extends EventEmitter<{ event: [MonitorEvent] }> {
       this._wasRunning = machine.running;
     });
     machine.on('output', (device, data) => {
+      this._remember(device, data);
       this.emitEvent('SERIAL_OUTPUT', { device, data: Buffer.from(data).toString('latin1') });
     });
     machine.on('device-event', (device, name, data) => this.emitEvent(name, { device, ...data }));
+  }
+
+  /** The last SCROLLBACK bytes each device sent, so a front end that attaches late sees them. */
+  private readonly _scrollback = new Map<string, Buffer>();
+
+  private _remember(device: string, data: Uint8Array): void {
+    const prev = this._scrollback.get(device);
+    const next = prev ? Buffer.concat([prev, data]) : Buffer.from(data);
+    this._scrollback.set(device, next.length > SCROLLBACK ? next.subarray(next.length - SCROLLBACK) : next);
+  }
+
+  /** What a device has sent recently (at most SCROLLBACK bytes), oldest first. */
+  scrollback(device: string): Buffer {
+    return this._scrollback.get(device) ?? Buffer.alloc(0);
   }
 
   emitEvent(event: string, data: Record<string, unknown>): void {

@@ -421,6 +421,15 @@ def('serial-write', 'Type bytes into a device\'s character input (a UART\'s rece
   return { written: data.length };
 });
 
+def('serial-history', 'What a device sent to its character backend recently (up to 64 KiB), for a client that attaches late.', {
+  device: { type: 'str', optional: true, help: 'device id (default com1)' },
+  bytes: { type: 'int', optional: true, help: 'at most this many of the last bytes' },
+}, async (m, a) => {
+  const all = m.scrollback((a.device as string | undefined) ?? 'com1');
+  const n = Math.min((a.bytes as number | undefined) ?? all.length, all.length);
+  return { device: (a.device as string | undefined) ?? 'com1', data: all.subarray(all.length - n).toString('latin1') };
+});
+
 def('keyboard-type', 'Type text on the PS/2 keyboard (make and break codes, with shift).', {
   text: { type: 'str', help: 'text to type; \\n is Enter' },
   device: { type: 'str', optional: true, help: 'keyboard controller id (default kbd)' },
