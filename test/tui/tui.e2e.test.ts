@@ -40,6 +40,8 @@ describe('hvmon run: the TUI', () => {
     await t.waitFor(/Console: VGA text[\s\S]*Hello from hvmon! This guest talks to COM1 and VGA/);
     // The VGA cells keep their colours: white on blue (attribute 1Fh).
     expect(t.capture(true)).toMatch(new RegExp(`${ESC}\\[[0-9;]*48;5;(19|4|18)m[^\\n]*Hello from hvmon`));
+    // The cursor the guest parked after its text (CRTC 0Eh/0Fh) is drawn in inverse video.
+    expect(t.capture(true)).toMatch(new RegExp(`no BIOS\\.(${ESC}\\[[0-9;]*m)*${ESC}\\[[0-9;]*7m(${ESC}\\[[0-9;]*m)* `));
     t.type('v');
     await t.waitFor(/Console: serial COM1[\s\S]*Hello from hvmon! This guest talks to COM1 and VGA with no BIOS\./);
     await t.waitFor('RUNNING');
@@ -157,6 +159,26 @@ describe('hvmon run: the TUI', () => {
     const { t } = runGuest('', 180, 50);
     const s = await t.waitFor(/Console: VGA text.*2 Registers/);
     expect(s.split('\n')[1].length).toBeGreaterThan(150);
+    // Shrinking the terminal brings back the stacked layout.
+    execFileSync('tmux', ['-L', t.server, 'resize-window', '-t', t.session, '-x', '80', '-y', '24']);
+    await t.waitFor((x) => /Console: VGA text ─+┐/.test(x) && !/2 Registers/.test(x.split('\n')[1]));
+  });
+
+  it('gives the terminal back when killed', async () => {
+    const name = `sig${process.pid}`;
+    await box.startHost(name);
+    term = Tmux.start(`${box.shellEnv()} node ${HVMON} attach ${name}`);
+    await term.waitFor('Hello from hvmon!');
+    const tuiPid = Number(execFileSync('tmux', ['-L', term.server, 'display-message', '-p', '-t', term.session, '#{pane_pid}'], { encoding: 'utf8' }));
+    // The pane runs sh -c "…; echo; sleep": the TUI is the shell's child.
+    const child = Number(execFileSync('pgrep', ['-P', String(tuiPid), '-f', 'hvmon.js attach'], { encoding: 'utf8' }).trim().split('\n')[0]);
+    process.kill(child, 'SIGTERM');
+    const after = await term.waitFor('[exited');
+    expect(after).not.toContain('┌─ 1 Console');
+    // Raw mode is off again: the terminal echoes what is typed, as a cooked tty does.
+    term.type('echo-check');
+    await term.waitFor('echo-check');
+    expect(repl(name, 'info status')).toContain('running');
   });
 
   it('quits the VM from its own TUI after asking, and gives the terminal back', async () => {
