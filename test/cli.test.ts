@@ -68,7 +68,7 @@ describe('hvmon run', () => {
       pid = Number(m![1]);
       const c = await connectMonitor(m![2]);
       let h = { data: '' };
-      for (let i = 0; i < 200 && !h.data.includes('Hello'); i++) {
+      for (let i = 0; i < 200 && !h.data.includes('Hello from hvmon!'); i++) {
         h = await c.execute<{ data: string }>('serial-history', { device: 'com1' });
         await new Promise((r) => setTimeout(r, 50));
       }
