@@ -118,6 +118,24 @@ describe('the machine', () => {
     expect(stop.text).toContain('device faulty1 failed: timer: timer callback fell over');
   });
 
+  it('keeps the device model running while every vCPU is paused: serial input, RTC time', async () => {
+    machine = await startMachine({ boot: { kind: 'bootsector', image: guest('test/guests/montest.img') } });
+    const out = collect(machine);
+    await until(() => out().includes('tick 2'), 'the guest running');
+    await machine.pause();
+    const seconds = async (): Promise<number> => (await machine!.inspect('rtc')).registers.find((r) => r.name === 'Seconds')!.value;
+    const s0 = await seconds();
+    await machine.input('com1', new TextEncoder().encode('h'));
+    await new Promise((r) => setTimeout(r, 1100));
+    const uart = await machine.inspect('com1');
+    expect(uart.registers.find((r) => r.name === 'LSR')!.value & 1).toBe(1);
+    expect(await seconds()).not.toBe(s0);
+    expect(machine.state).toBe('paused');
+    const n = out().length;
+    await machine.resume();
+    await until(() => out().slice(n).includes('got h'), 'the guest reading the byte typed while it was paused');
+  });
+
   it('boots a ROM with --bios semantics: reset vector through the 4 GiB alias, F0000 copy', async () => {
     machine = await startMachine({
       boot: { kind: 'bios', path: guest('test/guests/rom.bin') },
