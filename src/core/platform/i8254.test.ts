@@ -55,6 +55,22 @@ describe('i8254 PIT', () => {
     expect(ctx.irqLog[1]).toEqual([0, true]);
   });
 
+  it('mode 2: a timer that fires after the one-clock low pulse still gives IRQ 0 its rising edge', () => {
+    // A host timer is microseconds late; the pulse lasts 838 ns. Every period must still count.
+    const { ctx, bus } = setup();
+    bus.outb(0x43, 0x34);
+    bus.outb(0x40, 0x00);
+    bus.outb(0x40, 0x00);
+    for (let period = 1; period <= 5; period++) {
+      const [timer] = [...ctx.timers];
+      ctx.clock = timer.deadline + 50_000; // 50 us late: OUT0 is high again
+      timer.cancel();
+      timer.cb();
+      expect(risingEdges(ctx), `period ${period}`).toBe(period);
+      expect(ctx.irqLevels[0]).toBe(true);
+    }
+  });
+
   it('mode 2 timing: low pulse on the Nth clock after load, rising edge one clock later', () => {
     const { ctx, bus } = setup();
     bus.outb(0x43, 0x34);

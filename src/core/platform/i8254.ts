@@ -267,6 +267,8 @@ export class I8254 implements DeviceModel {
   private readonly _irq: IrqLine;
   private readonly _timer: Timer;
   private readonly _regions: MappedRegion[];
+  /** The level last driven on IRQ 0 (derived from the state, so not saved). */
+  private _driven = true;
 
   constructor(
     readonly id: string,
@@ -275,7 +277,7 @@ export class I8254 implements DeviceModel {
   ) {
     this.props = { iobase: num(props.iobase, 0x40), irq: num(props.irq, 0) };
     this._irq = _ctx.irq(this.props.irq as number);
-    this._timer = _ctx.createTimer(() => this._updateOut0());
+    this._timer = _ctx.createTimer(() => this._onTimer());
     this._regions = [{ region: this._region(), base: this.props.iobase as number }];
     this.reset();
   }
@@ -632,11 +634,23 @@ export class I8254 implements DeviceModel {
     return rw === Rw.MSB ? v >> 8 : v & 0xff;
   }
 
+  /**
+   * OUT0's timer: the transition it was set for has passed. A host timer is always later than
+   * the one-clock (838 ns) low pulse of mode 2, so OUT0 may read as it was last driven: it went
+   * and came back. The PIC must still see the rising edge, or the BIOS tick never comes.
+   */
+  private _onTimer(): void {
+    const out = this._eval(0, this._ctx.now()).out === 1;
+    if (out === this._driven) this._irq.set(!out);
+    this._updateOut0();
+  }
+
   /** Drives IRQ 0 from OUT0 and sets the timer at OUT0's next transition. */
   private _updateOut0(): void {
     const s = this._s;
     const now = this._ctx.now();
-    this._irq.set(this._eval(0, now).out === 1);
+    this._driven = this._eval(0, now).out === 1;
+    this._irq.set(this._driven);
     if (!s.armed[0] || s.frozen[0]) {
       this._timer.cancel();
       return;
