@@ -309,23 +309,23 @@ export function stopReason(s: TuiState): string {
   return s.stop && !s.running ? s.stop.text : '';
 }
 
-export const HELP_TEXT = `hvmon TUI keys
+export const HELP_TEXT = `hvmon TUI keys (docs/tui.md has more)
 
- F5  c    continue           F6  p   pause            F10  s   step one instruction
- F11 t    step to next trap   F9  b   breakpoint at the disassembly cursor
- Ctrl-]   keystrokes to the guest / back to the monitor (status line: KEYS→…)
- Ctrl-A   QEMU escape: c toggle guest/monitor, x quit the VM, d detach, h help
- :        command line (any monitor command; Tab completes, Up/Down history, Esc)
- Tab      next pane (Shift-Tab back)     1-9 show/hide a pane     ? or F1  this help
- ↑ ↓ PgUp PgDn / j k   move in the focused pane
- Enter/Space  disasm: breakpoint; breakpoints: enable/disable; console: serial/VGA
- d/Del    delete the selected breakpoint      v  console: serial ⇄ VGA
- f        memory: follow esp/eip/esi/… ; trap log: edit the filter
- g        memory: go to an address    (:mem ADDR | REG, :filter …, :console vga|serial)
- q Ctrl-C leave: hvmon attach detaches (the VM runs on); hvmon run asks, then quits the VM
-          (:detach leaves an attached TUI; :quit stops the VM)
+ F5 c  continue          F6 p  pause          F10 s  step one instruction
+ F11 t run to the next trap, stop before it   F9 b   breakpoint at cursor
+ Ctrl-]  keystrokes to the guest / back to the monitor (KEYS→ on top)
+ Ctrl-A  QEMU's escape: c guest/monitor, x quit the VM, d detach, h help
+ :       command line: any monitor command; Tab, Up/Down history, Esc
+ Tab     next pane (Shift-Tab back)   1-9  show/hide a pane   ? F1  this help
+ ↑ ↓ PgUp PgDn j k    move in the focused pane
+ Enter   disasm: breakpoint; breakpoints: on/off; console: serial/VGA
+ d Del   delete the selected breakpoint        v   console: serial ⇄ VGA
+ f       memory: follow esp, eip, …; trap log: edit the filter
+ g       memory: go to an address  (:mem ADDR|REG  :filter …  :console …)
+ q       leave: attach detaches (VM runs on); run asks, then quits the VM
 
-panes: ${PANES.map((p) => `${p.key} ${p.title}`).join('  ')}`;
+panes: ${PANES.slice(0, 5).map((p) => `${p.key} ${p.title}`).join('  ')}
+       ${PANES.slice(5).map((p) => `${p.key} ${p.title}`).join('  ')}`;
 
 export function helpLines(w: number, h: number): Line[] {
   return pad(HELP_TEXT.split('\n').map((t) => [{ text: t }]), w, h);
