@@ -102,6 +102,10 @@ describe('fuzzing the gdb stub over real sockets', () => {
     // The host is up, its monitor answers, and a well-behaved session works.
     expect(host.proc.exitCode).toBeNull();
     expect(await host.hmp('info status')).toMatch(/VM status: (running|paused)/);
+    // Every connection is gone, and so is every breakpoint and watchpoint gdb inserted (the
+    // monitor's own I/O breakpoints from qRcmd may stay).
+    await sleep(500);
+    expect(await host.hmp('info breakpoints')).not.toMatch(/^\d+\s+(breakpoint|watchpoint)\s/m);
     let c: RspClient | null = null;
     for (let i = 0; i < 50 && !c; i++) {
       const t = await RspClient.connect(host.port);

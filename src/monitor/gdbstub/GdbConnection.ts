@@ -86,7 +86,8 @@ export class GdbConnection {
   private _noAck = false;
   private _lastSent: string | null = null;
   private _retries = 0;
-  private readonly _queue: string[] = [];
+  /** Packets waiting for their turn; null stands for an overlong one (answered E01). */
+  private readonly _queue: (string | null)[] = [];
   private _pumping = false;
   private _readPaused = false;
   private _closed = false;
@@ -196,7 +197,7 @@ export class GdbConnection {
   }
 
   private _enqueue(packet: string | null): void {
-    this._queue.push(packet ?? '\u0000overlong');
+    this._queue.push(packet);
     if (this._queue.length >= QUEUE_HIGH && !this._readPaused) {
       this._readPaused = true;
       this.socket.pause();
@@ -212,7 +213,7 @@ export class GdbConnection {
         const packet = this._queue.shift()!;
         let reply: string | null;
         try {
-          reply = packet === '\u0000overlong' ? 'E01' : await this._handle(packet);
+          reply = packet === null ? 'E01' : await this._handle(packet);
         } catch (e) {
           reply = e instanceof RspError ? 'E16' : 'E01';
         }
@@ -661,6 +662,11 @@ export class GdbConnection {
       : { type: 'exec', addr, origin: `gdb ${type === Ztype.SW_BREAK ? 'break' : 'hbreak'} *${hexAddr}` };
     try {
       const made = (await this.session.execute('break-insert', req)) as { id: number };
+      if (this._closed) {
+        // gdb went away while we inserted it; close() has already cleaned up without it.
+        await this.session.execute('break-delete', { id: made.id }).catch(() => undefined);
+        return 'E01';
+      }
       this._bps.set(key, { type, addr, len: watch ? kind : 1, id: made.id, state: 'inserted' });
       return 'OK';
     } catch {
