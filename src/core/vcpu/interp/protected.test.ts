@@ -207,6 +207,17 @@ describe.skipIf(!haveNasm())('protected mode', () => {
     const rig = flat('mov ecx, 0x1234\nrdmsr\nhlt');
     rig.run();
     expect(rig.u8[0x600]).toBe(13);
+    const rig2 = flat('mov ecx, 0x8b\nxor eax, eax\nxor edx, edx\nwrmsr\nrdmsr\nmov ecx, 0x10\nxor edx, edx\nmov eax, 1000\nwrmsr\nrdtsc\nhlt');
+    rig2.run();
+    expect(rig2.u8[0x600]).toBe(0);
+    expect(rig2.cpu.getState().eax).toBe(1000 + 1); // the RDTSC after the WRMSR
+    const rig3 = flat('hlt');
+    rig3.load(0x4000, asm('rdtsc\nhlt', 32, 0x4000));
+    const ucode = { selector: 0x1b, base: 0, limit: 0xffffffff, attr: 0xc0fb };
+    const udata = { selector: 0x23, base: 0, limit: 0xffffffff, attr: 0xc0f3 };
+    rig3.cpu.setState({ ...rig3.cpu.getState(), cs: ucode, ss: udata, ds: udata, eip: 0x4000, esp: 0x7000, cr4: 4 });
+    rig3.run();
+    expect(rig3.u8[0x600]).toBe(13);
   });
 
   it('ESC opcodes: #NM with CR0.EM or CR0.TS, otherwise no coprocessor (FNSTSW leaves its operand)', () => {

@@ -1071,17 +1071,28 @@ export function movCrDr(c: Cpu, op: number): void {
   }
 }
 
-/** Model-specific registers: only the TSC (0x10). */
+/**
+ * Model-specific registers: the TSC (0x10), and the two every family-6 Intel part has and
+ * that kernels touch without asking CPUID: IA32_PLATFORM_ID (0x17) and IA32_BIOS_SIGN_ID
+ * (0x8B, the microcode revision), both 0 here. Anything else is #GP(0).
+ */
 export const MSR_TSC = 0x10;
+export const MSR_PLATFORM_ID = 0x17;
+export const MSR_BIOS_SIGN_ID = 0x8b;
 
 export function rdmsr(c: Cpu, msr: number): void {
-  if (msr !== MSR_TSC) c.gp(0);
-  const t = c.tsc();
-  c.r32[Reg.EAX] = t % 0x100000000;
-  c.r32[Reg.EDX] = Math.floor(t / 0x100000000);
+  let lo = 0;
+  let hi = 0;
+  if (msr === MSR_TSC) {
+    const t = c.tsc();
+    lo = t % 0x100000000;
+    hi = Math.floor(t / 0x100000000);
+  } else if (msr !== MSR_PLATFORM_ID && msr !== MSR_BIOS_SIGN_ID) c.gp(0);
+  c.r32[Reg.EAX] = lo;
+  c.r32[Reg.EDX] = hi;
 }
 
 export function wrmsr(c: Cpu, msr: number, hi: number, lo: number): void {
-  if (msr !== MSR_TSC) c.gp(0);
-  c.setTsc((hi >>> 0) * 0x100000000 + (lo >>> 0));
+  if (msr === MSR_TSC) c.setTsc((hi >>> 0) * 0x100000000 + (lo >>> 0));
+  else if (msr !== MSR_BIOS_SIGN_ID) c.gp(0); // writing 0x8B asks for the revision: accepted
 }
