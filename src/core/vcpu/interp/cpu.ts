@@ -1776,39 +1776,45 @@ export class Cpu {
   }
 
   /**
-   * REP MOVSB forward, RAM to RAM: page-sized chunks with memmove. Returns true when the
-   * instruction is finished or paused; false to let the byte loop do the rest.
+   * REP MOVS forward, RAM to RAM: page-sized chunks copied at once. Returns true when the
+   * instruction is finished or paused; false to let the element loop do the rest (an
+   * unmapped, watched or MMIO page, a limit, or an overlap where copying element by element
+   * differs from a block copy).
    */
-  fastMovsb(s: number): boolean {
+  fastMovs(s: number, sz: number): boolean {
     const r32 = this.r32;
     const a32 = this.a32;
     const u8 = this.u8;
+    const size = 1 << sz;
     for (let chunks = 0; ; chunks++) {
       const n = a32 ? r32[Reg.ECX] >>> 0 : this.r16[2];
       const si = a32 ? r32[Reg.ESI] >>> 0 : this.r16[12];
       const di = a32 ? r32[Reg.EDI] >>> 0 : this.r16[14];
       const sl = (this.segBase[s] + si) | 0;
       const dl = (this.segBase[Seg.ES] + di) | 0;
-      let k = Math.min(n, 4096 - (sl & 4095), 4096 - (dl & 4095));
-      if (!a32) k = Math.min(k, 0x10000 - si, 0x10000 - di);
-      if (si + k - 1 > this.rlim[s] || di + k - 1 > this.wlim[Seg.ES]) return false;
+      let k = Math.min(n, (4096 - (sl & 4095)) >> sz, (4096 - (dl & 4095)) >> sz);
+      if (!a32) k = Math.min(k, (0x10000 - si) >> sz, (0x10000 - di) >> sz);
+      const bytes = k << sz;
+      if (k === 0 || si + bytes - 1 > this.rlim[s] || di + bytes - 1 > this.wlim[Seg.ES]) return false;
       const se = this.tlb[sl >>> 12];
       const de = this.tlb[dl >>> 12];
       if ((se & this.rchk) !== Tlb.VALID || (de & this.wchk) !== Tlb.VALID) return false;
       const sh = (se & -4096) + (sl & 4095);
       const dh = (de & -4096) + (dl & 4095);
-      if (dh > sh && dh < sh + k) {
+      if (dh > sh && dh < sh + bytes) {
+        // Overlap ahead of the source: bytes replicate. Only byte moves are the same then.
+        if (size !== 1) return false;
         for (let i = 0; i < k; i++) u8[dh + i] = u8[sh + i];
       } else {
-        u8.copyWithin(dh, sh, sh + k);
+        u8.copyWithin(dh, sh, sh + bytes);
       }
       if (a32) {
-        r32[Reg.ESI] = si + k;
-        r32[Reg.EDI] = di + k;
+        r32[Reg.ESI] = si + bytes;
+        r32[Reg.EDI] = di + bytes;
         r32[Reg.ECX] = n - k;
       } else {
-        this.r16[12] = si + k;
-        this.r16[14] = di + k;
+        this.r16[12] = si + bytes;
+        this.r16[14] = di + bytes;
         this.r16[2] = n - k;
       }
       if (n === k) return true;

@@ -1261,7 +1261,7 @@ function movs(c: Cpu, sz: number): void {
     return;
   }
   if (count(c) === 0) return;
-  if (sz === 0 && d === 1 && c.fastMovsb(s)) return;
+  if (d > 0 && c.fastMovs(s, sz)) return;
   for (let budget = REP_CHUNK; ; budget--) {
     c.wrS(sz, Seg.ES, di(c), c.rdS(sz, s, si(c)));
     advSi(c, d);

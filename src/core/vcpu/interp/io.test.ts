@@ -233,3 +233,25 @@ describe.skipIf(!haveNasm())('port I/O exits', () => {
     expect(rig.cpu.exit.addr).toBe(0x61);
   });
 });
+
+describe.skipIf(!haveNasm())('string moves', () => {
+  it('REP MOVSD/MOVSW copy across pages and segments like the element loop would', () => {
+    const rig = flat([
+      'mov esi, 0x10ff0\nmov edi, 0x20ff8\nmov ecx, 1000\nrep movsd',   // crosses pages on both sides
+      'mov esi, 0x30001\nmov edi, 0x30003\nmov ecx, 8\nrep movsw',       // overlapping, 2 bytes ahead
+      'mov esi, 0x40000\nmov edi, 0x40001\nmov ecx, 16\nrep movsb',      // byte replication
+      'hlt'].join('\n'));
+    for (let i = 0; i < 4000; i++) rig.u8[0x10ff0 + i] = (i * 7) & 0xff;
+    for (let i = 0; i < 20; i++) rig.u8[0x30000 + i] = i;
+    rig.u8[0x40000] = 0xab;
+    rig.run();
+    for (let i = 0; i < 4000; i++) expect(rig.u8[0x20ff8 + i]).toBe((i * 7) & 0xff);
+    // Element by element, 2 bytes ahead: each word is read after the previous write.
+    const want = Array.from({ length: 20 }, (_, i) => i);
+    for (let k = 0; k < 8; k++) { want[3 + 2 * k] = want[1 + 2 * k]; want[4 + 2 * k] = want[2 + 2 * k]; }
+    expect([...rig.u8.subarray(0x30000, 0x30014)]).toEqual(want);
+    expect([...rig.u8.subarray(0x40000, 0x40011)]).toEqual(new Array(17).fill(0xab));
+    const s = rig.cpu.getState();
+    expect([s.ecx, s.esi, s.edi]).toEqual([0, 0x40010, 0x40011]);
+  });
+});
