@@ -4,6 +4,7 @@
 // guest code itself, so the main thread stays free for clients.
 
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { HvmonError, UsageError, errorMessage } from '../../common/errors.js';
 import type { Inspection } from '../../common/device.js';
@@ -15,7 +16,7 @@ import { createIoreqBuffer, Hdr, IoreqViews } from '../ioreq/abi.js';
 import { GuestMemory } from '../memory/GuestMemory.js';
 import type { CpuState } from '../vcpu/CpuState.js';
 import type { RegionInfo, VcpuCommandBody, VcpuEvent, VcpuStats, VcpuThreadInit } from '../vcpu/protocol.js';
-import { PC, PLATFORM, pcDevices, type PcOptions } from './boards/pc.js';
+import { PC, PLATFORM, pcDevices, SEAVGABIOS_ISA, type PcOptions } from './boards/pc.js';
 import { biosPlan, bootSectorPlan, multibootPlan, type BootPlan } from './loaders.js';
 import { spawnWorker } from './spawn.js';
 
@@ -110,7 +111,9 @@ export class Machine extends EventEmitter<MachineEvents> {
     mem.mapRam(0, Math.min(cfg.ramSize, PC.LOW_RAM_END));
     if (cfg.ramSize > 0x100000) mem.mapRam(0x100000, cfg.ramSize - 0x100000);
     for (const r of plan.roms) for (const m of r.maps) mem.mapRom(r.name, m.base, m.size);
-    const devices = [...pcDevices({ ...cfg.pc, ramSize: cfg.ramSize }), ...(cfg.devices ?? [])];
+    // A BIOS gets the VGA option ROM through fw_cfg, as QEMU's isa-vga provides it.
+    const vgaRom = cfg.pc.vgaRom !== undefined ? cfg.pc.vgaRom : cfg.boot.kind === 'bios' && existsSync(SEAVGABIOS_ISA) ? SEAVGABIOS_ISA : null;
+    const devices = [...pcDevices({ ...cfg.pc, ramSize: cfg.ramSize, cpus: cfg.vcpus, vgaRom }), ...(cfg.devices ?? [])];
     const m = new Machine(cfg, mem, plan, devices);
     m._writeBlobs();
     try {

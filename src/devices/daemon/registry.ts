@@ -2,6 +2,8 @@
 // (core/machine/boards/pc.ts) says which devices exist and where; this file only knows how to
 // build one of a kind.
 
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type {
   BlockBackend, CharBackend, DeviceContext, DeviceModel, NetBackend,
 } from '../../common/device.js';
@@ -11,6 +13,7 @@ import { openDrive } from '../backends/disk.js';
 import { openNetdev } from '../backends/net.js';
 import { DebugCon } from '../models/debugcon.js';
 import { DebugExit } from '../models/debugexit.js';
+import { FwCfg, pcFwCfgItems } from '../models/fwcfg.js';
 import { I8042 } from '../models/i8042.js';
 import { Ide } from '../models/ide.js';
 import { Mc146818 } from '../models/mc146818.js';
@@ -55,7 +58,26 @@ const FACTORIES: Record<string, DeviceKind> = {
   'isa-debug-exit': { make: (s, c) => new DebugExit(s.id, s.props, c) },
   postcode: { make: (s, c) => new PostCode(s.id, s.props, c) },
   port92: { make: (s, c) => new Port92(s.id, s.props, c) },
+  fw_cfg: { make: (s, c) => new FwCfg(s.id, s.props, c, pcFwCfgItems(pcFwCfgOptions(s))) },
 };
+
+/** QEMU pc's fw_cfg content from the board's props; the VGA ROM file is read here, at start. */
+function pcFwCfgOptions(s: DeviceSpec): Parameters<typeof pcFwCfgItems>[0] {
+  const n = (v: unknown, d: number): number => (typeof v === 'number' ? v : d);
+  const rom = typeof s.props.vgarom === 'string' ? s.props.vgarom : '';
+  let vgaRoms: { name: string; data: Uint8Array }[] = [];
+  if (rom) {
+    try {
+      vgaRoms = [{ name: basename(rom), data: new Uint8Array(readFileSync(rom)) }];
+    } catch (e) {
+      throw new UsageError(`VGA option ROM ${rom} cannot be read: ${(e as Error).message}`);
+    }
+  }
+  return {
+    ramSize: n(s.props.ram, 0), cpus: n(s.props.cpus, 1), vgaRoms, serconPort: n(s.props.sercon, 0),
+    bootOrder: typeof s.props.bootorder === 'string' ? s.props.bootorder.split('\n').filter((x) => x) : [],
+  };
+}
 
 export const DEVICE_KINDS = (): string[] => Object.keys(FACTORIES);
 

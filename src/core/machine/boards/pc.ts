@@ -21,6 +21,8 @@ export const PC = {
   VGA_IO: 0x3b0, VGA_MEM: 0xa0000,
   PCI_CONFIG: 0xcf8,
   DEBUGCON: 0xe9,
+  /** QEMU's fw_cfg on x86 (docs/specs/fw_cfg.rst, "Register Locations"). */
+  FW_CFG: 0x510, FW_CFG_DMA: 0x514,
   /** QEMU's isa-debug-exit default. */
   DEBUG_EXIT: 0x501,
   /** Conventional memory ends where the VGA window starts. */
@@ -41,6 +43,21 @@ export interface PcOptions {
   drives: string[];
   netdevs: string[];
   extra: ExtraDevice[];
+  /** vCPUs, as fw_cfg and the CMOS tell the BIOS (default 1). */
+  cpus?: number;
+  /**
+   * VGA option ROM that fw_cfg offers the BIOS as vgaroms/NAME (the ISA VGA has no PCI ROM).
+   * Without one, SeaBIOS is told to use COM1 as its console (etc/sercon-port).
+   */
+  vgaRom?: string | null;
+}
+
+/** SeaVGABIOS for an ISA VGA, from Debian's seabios package (what QEMU's isa-vga loads). */
+export const SEAVGABIOS_ISA = '/usr/share/seabios/vgabios-isavga.bin';
+
+/** The Open Firmware path SeaBIOS matches for IDE position i (QEMU's bootindex paths). */
+export function ideBootPath(i: number): string {
+  return `/pci@i0cf8/ide@1,1/drive@${i >> 1}/disk@${i & 1}`;
 }
 
 export const PLATFORM: PlatformSpec = {
@@ -63,6 +80,8 @@ function cmosSetup(o: PcOptions): [number, number][] {
     // 2 = hard disk, 3 = CD-ROM, 1 = floppy.
     [0x3d, 0x32],
     [0x38, 0x10],
+    // CPUs at boot, minus one (QEMU's "BIOS SMP count" byte, read when fw_cfg is absent).
+    [0x5f, (o.cpus ?? 1) - 1],
     // Century (BCD) is kept by the RTC itself.
   ];
 }
@@ -70,6 +89,14 @@ function cmosSetup(o: PcOptions): [number, number][] {
 export function pcDevices(o: PcOptions): DeviceSpec[] {
   const devices: DeviceSpec[] = [
     { kind: 'i440fx', id: 'pci', props: { iobase: PC.PCI_CONFIG } },
+    {
+      kind: 'fw_cfg', id: 'fwcfg',
+      props: {
+        iobase: PC.FW_CFG, dmabase: PC.FW_CFG_DMA, ram: o.ramSize, cpus: o.cpus ?? 1,
+        bootorder: o.drives.flatMap((d, i) => (d ? [ideBootPath(i)] : [])).join('\n'),
+        vgarom: o.vgaRom ?? '', sercon: o.vgaRom ? 0 : PC.COM1,
+      },
+    },
     { kind: 'mc146818', id: 'rtc', props: { iobase: PC.RTC, irq: PC.RTC_IRQ }, memorySize: o.ramSize, cmos: cmosSetup(o) },
     { kind: 'i8042', id: 'kbd', props: { iobase: PC.KBD, irq: PC.KBD_IRQ, auxIrq: PC.MOUSE_IRQ } },
     { kind: 'port92', id: 'port92', props: { iobase: PC.PORT92 } },
