@@ -58,9 +58,6 @@ const enum Xr { IO = 1, MMIO = 2 }
 /** Index of an 8-bit register (AL CL DL BL AH CH DH BH) in Cpu.r8. */
 const R8 = new Uint8Array([0, 4, 8, 12, 1, 5, 9, 13]);
 
-const PREFIX = new Uint8Array(256);
-for (const p of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) PREFIX[p] = 1;
-
 /** Iterations of a REP string instruction before the run loop gets a look in. */
 const REP_CHUNK = 4096;
 
@@ -69,9 +66,14 @@ export function step(c: Cpu): void {
   c.ipStart = c.eip;
   c.espStart = c.r32[Reg.ESP];
   if (c.pfx) resetPrefixes(c);
-  let op = c.fetch8();
-  if (PREFIX[op] !== 0) op = prefixes(c, op);
+  const op = c.fetch8();
   OP1[op](c, op);
+}
+
+/** A prefix byte: read all prefixes, then dispatch the opcode they apply to. */
+function opPrefix(c: Cpu, op: number): void {
+  const op1 = prefixes(c, op);
+  OP1[op1](c, op1);
 }
 
 function resetPrefixes(c: Cpu): void {
@@ -829,6 +831,7 @@ function op_ff(c: Cpu): void {
 }
 
 // ---- the one-byte opcode map: handler, then the opcodes it serves ----
+def(OP1, opPrefix, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3);
 def(OP1, op_00, 0x00, 0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38);
 def(OP1, op_01, 0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39);
 def(OP1, op_02, 0x02, 0x0a, 0x12, 0x1a, 0x22, 0x2a, 0x32, 0x3a);
