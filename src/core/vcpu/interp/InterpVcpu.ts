@@ -47,8 +47,14 @@ export class InterpVcpu implements VcpuBackend {
     Atomics.store(this.kick, 0, 1);
   }
 
+  /**
+   * Ready for injectInterrupt: an external interrupt would be taken at the next boundary and
+   * none is waiting already. run() can return before it delivers an injected vector (a kick
+   * ends the slice first); acknowledging a second vector then would overwrite the first and
+   * leave its ISR bit set at the PIC for good (KVM's ready_for_interrupt_injection says the same).
+   */
   get interruptible(): boolean {
-    return this.cpu.interruptible;
+    return this.cpu.irqPending < 0 && this.cpu.interruptible;
   }
 
   injectInterrupt(vector: number): void {

@@ -528,7 +528,7 @@ export class Cpu {
     this.lop = Lf.ALL;
     if ((old ^ this.flags) & F.VM) this.modeChanged();
     else if ((old ^ this.flags) & F.AC) this.setCpl(this.cpl);
-    if (this.flags & F.TF) this.slow = true;
+    if (this.flags & (F.TF | F.RF)) this.slow = true;
   }
 
   cond(cc: number): boolean {
@@ -2113,6 +2113,8 @@ export class Cpu {
   /** One instruction on the careful path: TF trap, single-step, read-cache bookkeeping. */
   private _execOne(): Xr {
     const tf = (this.flags & F.TF) !== 0;
+    // RF (set by an IRET) lasts for one instruction.
+    const rf = (this.flags & F.RF) !== 0;
     this.shadow = false;
     try {
       step(this);
@@ -2123,6 +2125,7 @@ export class Cpu {
       return r;
     }
     this.icount++;
+    if (rf) this.flags &= ~F.RF;
     if (this._rcLen !== 0) this._rcLen = this._rcPos = this._rcStart = 0;
     this.restart = false;
     if (tf && !this.shadow && !this._repResume) {
@@ -2139,7 +2142,7 @@ export class Cpu {
   private _recalcSlow(): void {
     this.slow = this.halted || this.shadow || this.restart || this.shutdown || this._stepDone || this._repResume ||
       this._skipBp || this._stashVec >= 0 || this._wqLen !== this._wqPos || this._watchHit ||
-      this.singleStep || this._dbgExec || (this.flags & F.TF) !== 0 || this.nmiPending ||
+      this.singleStep || this._dbgExec || (this.flags & (F.TF | F.RF)) !== 0 || this.nmiPending ||
       ((this.irqPending >= 0 || this.irqWindow) && (this.flags & F.IF) !== 0);
   }
 

@@ -543,8 +543,10 @@ export function iret(c: Cpu): void {
   const base = descBase(dLo, dHi);
   const lim = descLimit(dLo, dHi);
   setAccessed(c);
-  // The flags rules use the CPL before the return.
-  const mask = writableFlags(c, c.o32) & (c.o32 ? -1 : 0xffff);
+  // The flags rules use the CPL before the return. A 32-bit IRET at CPL 0 also restores
+  // RF, VIF and VIP.
+  let mask = writableFlags(c, c.o32) & (c.o32 ? -1 : 0xffff);
+  if (c.o32 && c.cpl === 0) mask |= F.RF | F.VIF | F.VIP;
   if (rpl === c.cpl) {
     if (ip > lim) c.gp(0);
     c.addSp(3 * n);
