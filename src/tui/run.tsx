@@ -35,6 +35,10 @@ export async function runTui(o: TuiOptions): Promise<void> {
     delete process.env.CI;
     delete process.env.CONTINUOUS_INTEGRATION;
   }
+  // React's development build checks and times every render (and keeps the timings): several
+  // times the CPU and a heap that grows while a chatty guest prints. Use the production build
+  // unless someone asked for another on purpose.
+  process.env.NODE_ENV ??= 'production';
   const [{ render }, React, { App }, { Controller }, { decodeKeys }] = await Promise.all([
     import('ink'), import('react'), import('./App.js'), import('./controller.js'), import('./keys.js'),
   ]);
