@@ -2,6 +2,10 @@
 ; way a driver does it with no BIOS underneath: program the 16550 (8N1, 115200 baud), poll
 ; LSR.THRE before each byte, and store characters with attributes at B8000h.
 ;
+; Then it ends through isa-debug-exit (port F4h) with 0, which ends the host with status 1
+; when that device is configured (tests do); without it the write goes nowhere and the guest
+; halts, so `npm start` keeps showing it.
+;
 ; Build: nasm -f bin -o hello.img hello.asm   (npm run guests)
 ; Run:   hvmon run guests/hello.img
 
@@ -90,6 +94,8 @@ start:
     inc dx
     mov al, bl
     out dx, al
+    xor al, al                  ; isa-debug-exit: status (0 << 1) | 1
+    out 0xf4, al
 .halt:
     hlt
     jmp .halt
