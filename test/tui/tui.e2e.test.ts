@@ -3,6 +3,8 @@
 // the screen until the expected text appears.
 
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { alive, HELLO, HVMON, Sandbox, Tmux, until } from './tmux.js';
 
@@ -162,6 +164,32 @@ describe('hvmon run: the TUI', () => {
     // Shrinking the terminal brings back the stacked layout.
     execFileSync('tmux', ['-L', t.server, 'resize-window', '-t', t.session, '-x', '80', '-y', '24']);
     await t.waitFor((x) => /Console: VGA text ─+┐/.test(x) && !/2 Registers/.test(x.split('\n')[1]));
+  });
+
+  it('stays responsive while the guest floods the serial port', async () => {
+    // A boot sector that prints a line to COM1 forever, without waiting for THRE:
+    //   cli; xor ax,ax; mov ds,ax; mov ss,ax; mov sp,7C00h; xor cx,cx
+    //   l: mov si,msg; n: lodsb; test al,al; jz d; mov dx,3F8h; out dx,al; jmp n; d: inc cx; jmp l
+    const code = Buffer.from('fa31c08ed88ed0bc007c31c9be1d7cac84c07406baf803eeebf541ebef', 'hex');
+    const img = Buffer.alloc(512);
+    code.copy(img);
+    img.write('chatty guest line of text 0123456789\r\n\0', code.length, 'latin1');
+    img.writeUInt16LE(0xaa55, 510);
+    const file = join(box.dir, 'chatty.img');
+    writeFileSync(file, img);
+    const name = `tui${process.pid}x${++n}`;
+    term = Tmux.start(`${box.shellEnv()} node ${HVMON} run ${file} --name ${name}`);
+    const t = term;
+    await t.waitFor(/chatty guest line of text 0123456789\s*│\n│chatty guest line/);
+    await t.waitFor(/RUNNING.* [1-9][0-9.]*k? traps\/s/);
+    t.type('?');
+    await t.waitFor('hvmon TUI keys');
+    t.type('x');
+    await t.waitFor('Console: serial COM1');
+    t.send(['F6']);
+    await t.waitFor(/PAUSED/);
+    t.send(['F5']);
+    await t.waitFor(/RUNNING/);
   });
 
   it('gives the terminal back when killed', async () => {
