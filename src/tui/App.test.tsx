@@ -69,6 +69,18 @@ describe('the TUI screen', () => {
     expect(frame()).toContain('Hello on VGA');
   });
 
+  it('scrolls the serial backlog in the focused console', async () => {
+    const { link, store, frame, press } = await setup();
+    link.event('SERIAL_OUTPUT', { device: 'com1', data: Array.from({ length: 40 }, (_, i) => `out ${i}`).join('\r\n') });
+    await settle(() => store.state.serialSeq > 0);
+    await drawn(store);
+    expect(frame()).toContain('out 39');
+    await press('\x1b[5~'); // PgUp: ten lines back
+    expect(frame()).toMatch(/Console: serial COM1 \[10 lines back\]/);
+    expect(frame()).toContain('out 29');
+    expect(frame()).not.toContain('out 39');
+  });
+
   it('redraws at a bounded rate however chatty the guest is', async () => {
     const { link, store } = await setup();
     let publishes = 0;

@@ -53,7 +53,11 @@ function Frame({ title, w, h, focused, lines }: { title: string; w: number; h: n
 
 function paneTitle(s: TuiState, id: string, shows: 'serial' | 'vga'): string {
   const p = PANES.find((x) => x.id === id)!;
-  if (id === 'console') return `${p.key} Console: ${shows === 'vga' ? 'VGA text' : 'serial COM1'}${s.input === 'guest' ? ' [keys→guest]' : ''}`;
+  if (id === 'console') {
+    const back = shows === 'serial' && s.serialScroll ? ` [${s.serialScroll} lines back]` : '';
+    return `${p.key} Console: ${shows === 'vga' ? 'VGA text' : 'serial COM1'}${s.input === 'guest' ? ' [keys→guest]' : ''}${back}`;
+  }
+  if (id === 'output' && s.logScroll) return `${p.key} Monitor [${s.logScroll} lines back]`;
   if (id === 'memory') return `${p.key} Memory${s.mem.follow ? ` @${s.mem.follow}` : ''}`;
   if (id === 'traps') return `${p.key} Trap log (${s.traps.length})`;
   return `${p.key} ${p.title}`;

@@ -274,7 +274,8 @@ export function cpusPane(s: TuiState, w: number, h: number): Line[] {
 // ---- the monitor's output ----------------------------------------------------------------
 
 export function outputPane(s: TuiState, w: number, h: number): Line[] {
-  const lines = s.log.slice(-h).map((l): Line => {
+  const end = s.log.length - s.logScroll;
+  const lines = s.log.slice(Math.max(0, end - h), end).map((l): Line => {
     switch (l.kind) {
       case 'cmd': return [{ text: l.text, bold: true }];
       case 'err': return [{ text: l.text, fg: 'red' }];

@@ -77,7 +77,9 @@ export interface TuiState {
   icount: number;
   serial: SerialBuffer;
   serialSeq: number;
+  /** Lines scrolled back from the bottom in the console (serial) and the monitor's output. */
   serialScroll: number;
+  logScroll: number;
   vga: VgaScreenView | null;
   /** What the console pane shows; 'auto' is VGA once the screen has text, else serial. */
   consoleMode: 'auto' | 'serial' | 'vga';
@@ -139,7 +141,7 @@ export class TuiStore {
       changed: new Set(), disasm: [], disasmCursor: null, ipLinear: null,
       mem: { addr: 0, follow: null, data: new Uint8Array(0), error: null },
       breakpoints: [], bpCursor: 0, traps: [], trapFilter: {}, devices: [], deviceCursor: 0, inspection: null, cpus: [],
-      ips: 0, tps: 0, icount: 0, serial: new SerialBuffer(), serialSeq: 0, serialScroll: 0, vga: null, consoleMode: 'auto',
+      ips: 0, tps: 0, icount: 0, serial: new SerialBuffer(), serialSeq: 0, serialScroll: 0, logScroll: 0, vga: null, consoleMode: 'auto',
       log: [], visible: new Set(_opts.visible ?? ['console', 'registers', 'disasm', 'output']), focus: 'console',
       input: 'monitor', cmdline: { active: false, text: '', cursor: 0 }, help: false, confirm: null, message: null,
       ownHost: _opts.ownHost ?? false,
@@ -190,7 +192,7 @@ export class TuiStore {
   log(kind: LogLine['kind'], text: string): void {
     const lines = text.replace(/\n$/, '').split('\n').map((t) => ({ kind, text: t }));
     const log = [...this._s.log, ...lines];
-    this._set({ log: log.length > LOG_MAX ? log.slice(-LOG_MAX) : log });
+    this._set({ log: log.length > LOG_MAX ? log.slice(-LOG_MAX) : log, logScroll: 0 });
   }
 
   private _messageTimer: NodeJS.Timeout | null = null;
@@ -598,8 +600,10 @@ export class TuiStore {
         return;
       }
       case 'console':
-      case 'output':
         this._set({ serialScroll: Math.max(0, Math.min(this._s.serial.lineCount - 1, this._s.serialScroll - delta)) });
+        return;
+      case 'output':
+        this._set({ logScroll: Math.max(0, Math.min(this._s.log.length - 1, this._s.logScroll - delta)) });
         return;
       case 'cpus': {
         const v = Math.max(0, Math.min(this._s.vcpuCount - 1, this._s.vcpu + delta));
