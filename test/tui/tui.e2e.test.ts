@@ -38,7 +38,11 @@ function repl(name: string, ...cmds: string[]): string {
 
 describe('hvmon run: the TUI', () => {
   it('shows the guest\'s VGA text screen, and its serial output on v', async () => {
-    const { t } = runGuest();
+    // -S, then F5: hvmon run resumes the VM while the TUI is still connecting, so without -S
+    // the guest's first bytes can be printed before the TUI has subscribed to them.
+    const { t } = runGuest('-S');
+    await t.waitFor('PAUSED');
+    t.send(['F5']);
     await t.waitFor(/Console: VGA text[\s\S]*Hello from hvmon! This guest talks to COM1 and VGA/);
     // The VGA cells keep their colours: white on blue (attribute 1Fh).
     expect(t.capture(true)).toMatch(new RegExp(`${ESC}\\[[0-9;]*48;5;(19|4|18)m[^\\n]*Hello from hvmon`));
