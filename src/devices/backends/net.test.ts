@@ -72,6 +72,13 @@ describe('--netdev parsing', () => {
     expect(() => parseNetdevSpec('udp,listen=5001,peer=5002')).toThrow(/HOST:PORT/);
     expect(() => parseNetdevSpec('udp,listen=5001,mcast=x')).toThrow(/unknown option 'mcast'/);
   });
+
+  it('takes the NIC\'s MAC address, unicast only', () => {
+    expect(parseNetdevSpec('udp,listen=5001,peer=127.0.0.1:5002,mac=52:54:00:AB:cd:57').mac).toBe('52:54:00:ab:cd:57');
+    expect(parseNetdevSpec('udp,listen=5001').mac).toBeUndefined();
+    expect(() => parseNetdevSpec('udp,listen=5001,mac=52:54:00:12:34')).toThrow(/unicast MAC/);
+    expect(() => parseNetdevSpec('udp,listen=5001,mac=01:00:5e:00:00:01')).toThrow(/unicast MAC/);
+  });
 });
 
 describe('udp hub backend', () => {

@@ -1,7 +1,7 @@
 // Network backend: a UDP socket hub on loopback, so that hvmon VMs on one machine exchange
 // Ethernet frames, plus an optional pcap capture of every frame.
 //
-//   --netdev udp,id=ID,listen=[HOST:]PORT,peer=HOST:PORT[,peer=HOST:PORT...][,pcap=FILE]
+//   --netdev udp,id=ID,listen=[HOST:]PORT,peer=HOST:PORT[,peer=HOST:PORT...][,pcap=FILE][,mac=MAC]
 //
 //  - Each VM binds its own UDP port (`listen`, default host 127.0.0.1) and sends every frame
 //    the guest transmits to every `peer`, one datagram per frame, the frame as is (no FCS,
@@ -18,6 +18,8 @@
 //    `onError`, never thrown into the guest's transmit path.
 //  - pcap=FILE writes every frame sent and received, in order, as classic libpcap
 //    (LINKTYPE_ETHERNET, microsecond timestamps), readable by `tshark -r FILE`.
+//  - mac=xx:xx:xx:xx:xx:xx is the station address of the NIC that --netdev adds (QEMU's
+//    `-nic ...,mac=`): VMs on one hub need different ones (the default is 52:54:00:12:34:56).
 
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
@@ -36,6 +38,8 @@ export interface NetdevSpec {
   listen: HostPort;
   peers: HostPort[];
   pcap?: string;
+  /** The NIC's MAC address (for the board, not the backend). */
+  mac?: string;
 }
 
 const ETH_HEADER = 14;
@@ -79,8 +83,15 @@ export function parseNetdevSpec(spec: string): NetdevSpec {
         if (v === '') throw new UsageError('--netdev pcap= needs a file name');
         out.pcap = v;
         break;
+      case 'mac':
+        // A station address: six bytes, and unicast (bit 0 of the first byte clear).
+        if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(v) || parseInt(v.slice(0, 2), 16) & 1) {
+          throw new UsageError(`--netdev mac=${v}: expected a unicast MAC address such as 52:54:00:12:34:57`);
+        }
+        out.mac = v.toLowerCase();
+        break;
       default:
-        throw new UsageError(`--netdev: unknown option '${k}' (known: id, listen, peer, pcap)`);
+        throw new UsageError(`--netdev: unknown option '${k}' (known: id, listen, peer, pcap, mac)`);
     }
   }
   if (!haveListen) throw new UsageError(`--netdev ${spec}: listen=PORT is required`);

@@ -114,7 +114,11 @@ export function pcDevices(o: PcOptions): DeviceSpec[] {
     },
   ];
   o.netdevs.forEach((n, i) => {
-    devices.push({ kind: 'ne2000', id: `ne2k${i}`, props: { iobase: PC.NE2000 + i * 0x20, irq: PC.NE2000_IRQ + i }, netdev: n });
+    // mac= belongs to the NIC (the run options checked its form); the rest to the backend.
+    const mac = /(?:^|,)mac=([^,]+)/.exec(n)?.[1];
+    devices.push({
+      kind: 'ne2000', id: `ne2k${i}`, props: { iobase: PC.NE2000 + i * 0x20, irq: PC.NE2000_IRQ + i, ...(mac ? { mac } : {}) }, netdev: n,
+    });
   });
   const count = new Map<string, number>();
   for (const x of o.extra) {
