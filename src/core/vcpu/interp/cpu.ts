@@ -1002,6 +1002,8 @@ export class Cpu {
   private _fetchSlow(): number {
     const ip = this.eip;
     if (ip > this.segLim[Seg.CS]) this.gp(0);
+    // A prefixed instruction may not pass 15 bytes (prefixes() keeps the window short).
+    if (this.pfx && ip - this.ipStart >= 15) this.gp(0);
     const lin = (this.segBase[Seg.CS] + ip) | 0;
     const page = lin >>> 12;
     let e = this.tlb[page];
@@ -1012,7 +1014,7 @@ export class Cpu {
     if (h < 0) return this.ioRead(Xr.MMIO, phys, 1);
     const po = lin & 4095;
     this.fLo = ip - po;
-    this.fHi = Math.min(ip - po + 4095, this.segLim[Seg.CS]);
+    this.fHi = Math.min(ip - po + 4095, this.segLim[Seg.CS], this.pfx ? this.ipStart + 14 : Infinity);
     this.fDelta = h + po - ip;
     return this.u8[h + po];
   }

@@ -130,6 +130,17 @@ describe.skipIf(!haveNasm())('exceptions', () => {
     expect(rig.u8[0xffc] | (rig.u8[0xffd] << 8)).toBe(0x700);
   });
 
+  it('raises #GP for an instruction longer than 15 bytes, and runs one of 15', () => {
+    // 4 prefixes + add dword [eax+eax*1+0x12345678], 0x11223344 (11 bytes) = 15: fine.
+    const ok = setup('db 0x26, 0x3e, 0x26, 0x3e\nadd dword [eax+eax*1+0x1000], 0x11223344\nint3');
+    ok.run();
+    expect(ok.u8[0x600]).toBe(3);
+    // One more prefix: 16 bytes.
+    const bad = setup('db 0x26, 0x3e, 0x26, 0x3e, 0x26\nadd dword [eax+eax*1+0x1000], 0x11223344\nint3');
+    bad.run();
+    expect([bad.u8[0x600], bad.rd32(0x604), bad.rd32(0x608)]).toEqual([13, 0, 0x2000]);
+  });
+
   it('raises #UD for undecodable opcodes', () => {
     for (const bytes of [[0x0f, 0xff], [0x0f, 0x0b], [0x0f, 0x04], [0xfe, 0xf8], [0xff, 0xff], [0x8d, 0xc0], [0xc4, 0xc0], [0x0f, 0xc7, 0xc8]]) {
       const rig = setup('hlt');

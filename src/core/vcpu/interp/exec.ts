@@ -88,7 +88,11 @@ function resetPrefixes(c: Cpu): void {
 
 function prefixes(c: Cpu, op: number): number {
   c.pfx = true;
-  for (; ;) {
+  // Only prefixes can make an instruction longer than 15 bytes (#GP): end the fetch window
+  // there, so that the slow fetch path sees the 16th byte and faults.
+  const last = c.ipStart + 14;
+  if (c.fHi > last) c.fHi = last;
+  for (;;) {
     switch (op) {
       case 0x26: c.segOv = Seg.ES; break;
       case 0x2e: c.segOv = Seg.CS; break;
