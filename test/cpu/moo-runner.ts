@@ -1,6 +1,7 @@
-// `npm run cpu-tests -- [DIR] [--only XX] [--limit N] [-v]`: runs the SingleStepTests 80286
+// `npm run cpu-tests -- [DIR] [--only XX] [--limit N] [--386] [-v]`: runs the SingleStepTests 80286
 // real-mode suite (MOO files) against the interpreter, prints a per-opcode table, and ends
-// with the line `N passed, M failed`. Exit status 1 when anything failed.
+// with the line `N passed, M failed`. Exit status 1 when anything failed. --386 turns off the
+// interpreter's 286 profile (see MooRig) to show plain 386 behaviour on the same tests.
 
 import { DEFAULT_MOO_DIR, MooRig, mooFiles, readRevocations, runMooFile, type FileSummary } from './moo.js';
 
@@ -9,18 +10,23 @@ function main(argv: string[]): number {
   let only: string | null = null;
   let limit = Infinity;
   let verbose = false;
+  let compat286 = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--only') only = argv[++i].toUpperCase();
     else if (a === '--limit') limit = Number(argv[++i]);
     else if (a === '-v' || a === '--verbose') verbose = true;
+    else if (a === '--386') compat286 = false;
     else if (a.startsWith('-')) {
       console.error(`unknown option ${a}`);
       return 2;
     } else dir = a;
   }
   const revoked = readRevocations(dir);
-  const rig = new MooRig();
+  const rig = new MooRig(compat286);
+  console.log(compat286
+    ? 'profile: compat286 (LOCK anywhere, no IOPL/NT in real mode, as on the 80286 that recorded the suite)'
+    : 'profile: plain 386');
   const sums: FileSummary[] = [];
   const t0 = performance.now();
   for (const path of mooFiles(dir)) {
