@@ -211,7 +211,7 @@ async function main(): Promise<void> {
     await t.waitFor('I/O breakpoint 1');
     t.send(['F5']);
     await t.waitFor(/stopped: io-breakpoint 1/);
-    await t.waitFor(/! 00007c88/);
+    await t.waitFor(/! [0-9a-f]{8}\s+out dx, al/);
   });
   await shoot('tui-wide.png', 180, 50, async (t) => {
     await t.waitFor('PAUSED');

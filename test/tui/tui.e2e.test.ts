@@ -79,7 +79,7 @@ describe('hvmon run: the TUI', () => {
     const s = await t.waitFor(/stopped: io-breakpoint 1: outb 0x03f8 \(com1 [^)]*\) <- 0x01/);
     expect(s).toContain('PAUSED');
     // The instruction whose request is pending is marked, IP is past it.
-    await t.waitFor(/! 00007c1c\s+out dx, al/);
+    await t.waitFor(/! [0-9a-f]{8}\s+out dx, al/);
     t.type('5');
     await t.waitFor(/Breakpoints[\s\S]*1 y io\s+03f8 w\s+hits 1/);
     // Continue: the next write to 3F8h is the first character, 'H'.
