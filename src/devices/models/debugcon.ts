@@ -94,6 +94,9 @@ export class DebugCon implements DeviceModel {
       space: 'pio',
       size: 1,
       impl: { min: 1, max: 1 },
+      // Nothing comes back from a write: post it (the buffered ring keeps the order), so a
+      // firmware's debug log costs no round trip per byte.
+      posted: true,
       ops: {
         read: () => (this.props.readback as number) & 0xff,
         write: (_off, _size, v) => {
