@@ -48,7 +48,7 @@ main:
     mov byte [vga_attr], 0x07
     call vga_clear
     mov byte [vga_attr], 0x1f
-    PRINT "echo: COM1 receive interrupts (IRQ 4) and keyboard interrupts (IRQ 1); Esc on the keyboard ends", 10
+    PRINT "echo: COM1 receive interrupts (IRQ 4) and keyboard (IRQ 1); Esc ends", 10
     mov byte [vga_attr], 0x07
 
     call pic_init
