@@ -15,9 +15,10 @@ describe('decodeKeys', () => {
     expect(names('\x1b[1;5A\x1b[1;2B')).toEqual(['ctrl-up', 'shift-down']);
   });
 
-  it('keeps text, control keys, Escape and Alt apart, with the raw bytes for the guest', () => {
+  it('keeps text, control keys and Escape apart, with the raw bytes for the guest', () => {
+    // ESC then x in one read is Escape then x (a fast typist, or a busy TUI), not Alt-x.
     const k = decodeKeys('ab\x1d\x01\r\x7f\x1bx\x1b');
-    expect(k.map((x) => x.name)).toEqual(['char', 'char', 'ctrl-]', 'ctrl-a', 'return', 'backspace', 'alt-x', 'escape']);
+    expect(k.map((x) => x.name)).toEqual(['char', 'char', 'ctrl-]', 'ctrl-a', 'return', 'backspace', 'escape', 'char', 'escape']);
     expect(k.map((x) => x.raw).join('')).toBe('ab\x1d\x01\r\x7f\x1bx\x1b');
     expect(k[0].text).toBe('a');
   });

@@ -70,9 +70,10 @@ export function decodeKeys(s: string): Key[] {
         i++;
         continue;
       }
-      // ESC + key: Alt-key.
-      out.push({ name: `alt-${n}`, text: '', raw: s.slice(i, i + 2) });
-      i += 2;
+      // ESC then a key: Alt-key to some, but a quick Escape then a key to a busy TUI that
+      // reads both in one chunk. Nothing here is bound to Alt, so it is Escape, then the key.
+      out.push({ name: 'escape', text: '', raw: c });
+      i++;
       continue;
     }
     if (c === '\r' || c === '\n') out.push({ name: 'return', text: '', raw: c });

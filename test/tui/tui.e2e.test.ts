@@ -124,6 +124,7 @@ describe('hvmon run: the TUI', () => {
     t.send(['Up']);
     await t.waitFor('(hvmon) info registers');
     t.send(['Escape']);
+    await t.waitFor((x) => !x.includes('(hvmon) info registers'));
     t.type('?');
     await t.waitFor(/hvmon TUI keys[\s\S]*F5\s+c\s+continue/);
     t.type('x');
