@@ -9,8 +9,9 @@
 //   six arithmetic flags are computed only when read (Lf in consts.ts).
 // - Memory goes through a software TLB: linear page -> host byte offset | permission bits,
 //   one array load and one mask test per access. Everything unusual (MMIO, ROM writes, the
-//   first write to a clean page, user access to a supervisor page, watched pages) fails the
-//   test and takes the slow path, which walks the page tables and does the real thing.
+//   first write to a clean page, user access to a supervisor page, watched pages, #AC
+//   alignment checking) fails the test and takes the slow path, which walks the page
+//   tables and does the real thing.
 // - Instruction bytes come from a "fetch window": the range of CS offsets that lie in the
 //   current code page, so a fetch is a bounds test and a byte load.
 // - Guest faults are JS exceptions of one preallocated sentinel (FAULT); the cause is in

@@ -147,17 +147,14 @@ class Frame {
   big = false;
   sp = 0;
   user = false;
-  ssSel = 0;
 
-  init(c: Cpu, base: number, limit: number, attr: number, sp: number, user: boolean, ssSel: number): this {
+  init(base: number, limit: number, attr: number, sp: number, user: boolean): this {
     this.base = base;
     this.limit = limit;
     this.attr = attr;
     this.big = (attr & 0x4000) !== 0;
     this.sp = this.big ? sp >>> 0 : sp & 0xffff;
     this.user = user;
-    this.ssSel = ssSel;
-    void c;
     return this;
   }
 
@@ -172,8 +169,8 @@ const frame = new Frame();
 
 /** Frame on the current stack (same privilege). */
 function curFrame(c: Cpu): Frame {
-  return frame.init(c, c.segBase[Seg.SS], c.segLim[Seg.SS], c.segAttr[Seg.SS],
-    c.ss32 ? c.r32[Reg.ESP] : c.r16[8], c.user, c.segSel[Seg.SS]);
+  return frame.init(c.segBase[Seg.SS], c.segLim[Seg.SS], c.segAttr[Seg.SS],
+    c.ss32 ? c.r32[Reg.ESP] : c.r16[8], c.user);
 }
 
 function commitSp(c: Cpu, f: Frame): void {
@@ -383,7 +380,7 @@ export function callFar(c: Cpu, sel: number, off: number): void {
         checkInnerSs(c, newSs, tdpl, 0);
         const oldSs = c.segSel[Seg.SS];
         const oldEsp = c.r32[Reg.ESP];
-        const f = frame.init(c, nsBase, nsLimit, nsAttr, newEsp, tdpl === 3, newSs);
+        const f = frame.init(nsBase, nsLimit, nsAttr, newEsp, tdpl === 3);
         const ssErr = newSs & 0xfffc;
         f.push(c, oldSs, gn, ssErr);
         f.push(c, gate32 ? oldEsp : oldEsp & 0xffff, gn, ssErr);
@@ -654,7 +651,7 @@ export function deliver(c: Cpu, vec: number, code: number, type: number): void {
     const newSs = tssSs, newEsp = tssEsp;
     checkInnerSs(c, newSs, tdpl, ext);
     const ssErr = (newSs & 0xfffc) | ext;
-    const f = frame.init(c, nsBase, nsLimit, nsAttr, newEsp, false, newSs);
+    const f = frame.init(nsBase, nsLimit, nsAttr, newEsp, false);
     if (c.vm) {
       f.push(c, c.segSel[Seg.GS], gn, ssErr);
       f.push(c, c.segSel[Seg.FS], gn, ssErr);
