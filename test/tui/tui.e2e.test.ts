@@ -124,7 +124,8 @@ describe('hvmon run: the TUI', () => {
     t.send(['Up']);
     await t.waitFor('(hvmon) info registers');
     t.send(['Escape']);
-    await t.waitFor((x) => !x.includes('(hvmon) info registers'));
+    // The bottom line is the hints again once the command line is closed.
+    await t.waitFor((x) => x.trimEnd().split('\n').pop()!.startsWith('F5 cont'));
     t.type('?');
     await t.waitFor(/hvmon TUI keys[\s\S]*F5\s+c\s+continue/);
     t.type('x');
