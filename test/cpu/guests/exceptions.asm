@@ -1,5 +1,6 @@
 ; Every exception class in 32-bit protected mode at CPL 0: the vector, error code and the
-; CS:EIP the CPU pushed (faults point at the instruction, traps after it), and #DF.
+; CS:EIP the CPU pushed (faults point at the instruction, traps after it), #DF, and the
+; debug registers' instruction (fault) and data (trap) breakpoints.
 ; Left out because QEMU differs from a 386 there (the unit tests cover them): ICEBP (F1),
 ; which QEMU's default CPU treats as #UD, and data-segment write rights, which TCG skips.
 %include "common.inc"
@@ -169,6 +170,38 @@ main32:
     NOFAULT
 .gp7:
     lidt [idt_ptr]
+    TEST "DB instruction breakpoint"
+    mov eax, .bp_here
+    mov dr0, eax
+    mov eax, 0x401              ; L0, execute, 1 byte
+    mov dr7, eax
+    SET_RESUME .dr1
+.bp_here:
+    nop
+    NOFAULT
+.dr1:
+    PRINT "  dr6 b0-b3="
+    mov eax, dr6
+    and eax, 0xf
+    HEX eax, 1
+    NL
+    TEST "DB data breakpoint"
+    mov eax, 0x9004
+    mov dr1, eax
+    mov eax, 0xd00404           ; L1, write, 4 bytes
+    mov dr7, eax
+    SET_RESUME .dr2
+    mov dword [0x9000], 1       ; not covered
+    mov dword [0x9004], 2       ; trap after this one
+    NOFAULT
+.dr2:
+    PRINT "  dr6 b0-b3="
+    mov eax, dr6
+    and eax, 0xf
+    HEX eax, 1
+    NL
+    xor eax, eax
+    mov dr7, eax
     TEST "DF"
     ; The #GP gate is not present: #GP -> #NP while delivering it -> #DF.
     and byte [IDT + 13 * 8 + 5], 0x7f

@@ -23,9 +23,8 @@
 //   Writes outside RAM are queued and leave as exits after the instruction completes.
 //
 // Not modelled: the x87 (CPUID has no FPU; ESC opcodes do nothing unless CR0.EM/TS make them
-// #NM, see the D8-DF handler in exec.ts), hardware debug registers (DR0-7 are storage; TF
-// single-step and ICEBP work), the TSS T bit, VME/PVI, PAE, global pages, SMM. The TSC
-// counts retired instructions.
+// #NM, see the D8-DF handler in exec.ts), I/O breakpoints (CR4.DE), the TSS T bit, VME/PVI,
+// PAE, global pages, SMM. The TSC counts retired instructions.
 
 import type { DebugTables } from '../../debug/DebugTables.js';
 import { WatchSpace, Access } from '../../debug/DebugTables.js';
@@ -370,6 +369,8 @@ export class Cpu {
     this.dr.fill(0);
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;
+    this.hwExecArmed = this.hwDataArmed = false;
+    this._hwHits = 0;
     this.tr.fill(0);
     for (let s = 0; s < 6; s++) this.setSegCache(s, 0, 0, 0xffff, 0x93);
     this.setSegCache(Seg.CS, 0xf000, 0xffff0000 | 0, 0xffff, 0x9b);
@@ -799,6 +800,7 @@ export class Cpu {
 
   physRead(phys: number, size: number, lin: number): number {
     if (this.watchArmed) this._watchCheck(lin, phys, size, false);
+    if (this.hwDataArmed && !this.noExit) this._hwDataCheck(lin, size, false);
     const h = this.readMap[phys >>> 12];
     if (h >= 0) {
       const a = h + (phys & 4095);
@@ -812,6 +814,7 @@ export class Cpu {
 
   physWrite(phys: number, size: number, v: number, lin: number): void {
     if (this.watchArmed) this._watchCheck(lin, phys, size, true);
+    if (this.hwDataArmed && !this.noExit) this._hwDataCheck(lin, size, true);
     const h = this.writeMap[phys >>> 12];
     if (h >= 0) {
       const a = h + (phys & 4095);
@@ -918,7 +921,8 @@ export class Cpu {
       if (wh >= 0) host = wh;
       else { host = 0; flags |= Tlb.NOWU | Tlb.NOWS; }
     }
-    if (this.watchArmed && (this.dbg.watchOnPage(WatchSpace.LINEAR, page) || this.dbg.watchOnPage(WatchSpace.PHYS, pp))) {
+    if ((this.watchArmed && (this.dbg.watchOnPage(WatchSpace.LINEAR, page) || this.dbg.watchOnPage(WatchSpace.PHYS, pp))) ||
+      (this.hwDataArmed && this._hwOnPage(page))) {
       flags |= Tlb.SLOWR | Tlb.NOWU | Tlb.NOWS;
     }
     if (this.tlb[page] === 0) {
@@ -1115,6 +1119,74 @@ export class Cpu {
     x.ip = (this.segBase[Seg.CS] + this.ipStart) >>> 0;
     if (this._wqPos === this._wqLen) this._wqPos = this._wqLen = 0;
     return this._wqKind[i] as Xr;
+  }
+
+  // ---- the guest's own debug registers (DR0-DR3, DR6, DR7; SDM vol. 3, 17.2) ----
+
+  /** An enabled DR7 instruction breakpoint exists: checked before each instruction. */
+  hwExecArmed = false;
+  /** An enabled DR7 data breakpoint exists: its pages take the slow path. */
+  hwDataArmed = false;
+  /** DR6 B0-B3 bits of data breakpoints hit by the current instruction. */
+  private _hwHits = 0;
+
+  /** DR7 (or DR0-3) changed: recompute what is armed. */
+  debugRegsChanged(): void {
+    const d7 = this.dr[7];
+    let ex = false;
+    let da = false;
+    for (let n = 0; n < 4; n++) {
+      if (((d7 >> (n * 2)) & 3) === 0) continue;
+      if (((d7 >> (16 + n * 4)) & 3) === 0) ex = true;
+      else if (((d7 >> (16 + n * 4)) & 3) !== 2) da = true; // 2 = I/O (CR4.DE), not supported
+    }
+    this.hwExecArmed = ex;
+    if (da || this.hwDataArmed) this.flushTlb();
+    this.hwDataArmed = da;
+    this.slow = true;
+  }
+
+  /** Data breakpoint n, if enabled for this kind of access: its byte range, else -1. */
+  private _hwRange(n: number, write: boolean): number {
+    const d7 = this.dr[7];
+    if (((d7 >> (n * 2)) & 3) === 0) return -1;
+    const rw = (d7 >> (16 + n * 4)) & 3;
+    if (rw === 0 || rw === 2 || (rw === 1 && !write)) return -1;
+    const len = (d7 >> (18 + n * 4)) & 3;
+    return len === 0 ? 1 : len === 1 ? 2 : len === 3 ? 4 : 8;
+  }
+
+  private _hwDataCheck(lin: number, size: number, write: boolean): void {
+    for (let n = 0; n < 4; n++) {
+      const len = this._hwRange(n, write);
+      if (len < 0) continue;
+      const start = (this.dr[n] & -len) >>> 0;
+      const a = lin >>> 0;
+      if (a < start + len && start < a + size) {
+        this._hwHits |= 1 << n;
+        this.slow = true;
+      }
+    }
+  }
+
+  private _hwOnPage(page: number): boolean {
+    for (let n = 0; n < 4; n++) {
+      const len = this._hwRange(n, true);
+      if (len >= 0 && ((this.dr[n] & -len) >>> 12 === page || ((this.dr[n] & -len) + len - 1) >>> 12 === page)) return true;
+    }
+    return false;
+  }
+
+  /** Instruction breakpoints matching the instruction at CS:EIP (DR6 B bits), unless RF. */
+  private _hwExecHits(): number {
+    if (this.flags & F.RF) return 0;
+    const lin = (this.segBase[Seg.CS] + this.eip) | 0;
+    const d7 = this.dr[7];
+    let hits = 0;
+    for (let n = 0; n < 4; n++) {
+      if (((d7 >> (n * 2)) & 3) !== 0 && ((d7 >> (16 + n * 4)) & 3) === 0 && this.dr[n] === lin) hits |= 1 << n;
+    }
+    return hits;
   }
 
   private _watchCheck(lin: number, phys: number, size: number, write: boolean): void {
@@ -1766,7 +1838,7 @@ export class Cpu {
   /** Should a REP instruction stop between iterations? (Only asked when `slow`.) */
   repMustStop(): boolean {
     if (this._rcLen !== this._rcPos) return false; // finish the batch the device delivered
-    return this._wqLen !== this._wqPos || this._watchHit || this.singleStep || (this.flags & F.TF) !== 0 ||
+    return this._hwHits !== 0 || this._wqLen !== this._wqPos || this._watchHit || this.singleStep || (this.flags & F.TF) !== 0 ||
       this.nmiPending || ((this.irqPending >= 0 || this.irqWindow) && (this.flags & F.IF) !== 0);
   }
 
@@ -1960,6 +2032,7 @@ export class Cpu {
       this.pendIn = 0;
       this.restart = false;
       this._watchHit = false;
+      this._hwHits = 0;
       this.slow = true;
       return this._raise(this.fVec, this.fCode, Ev.EXC);
     }
@@ -1978,6 +2051,7 @@ export class Cpu {
       this._rcPos = this._rcStart;
       this._wqLen = this._wqPos = 0;
       this._watchHit = false;
+      this._hwHits = 0;
       this.restart = true;
       this.slow = true;
       return this.exit.reason as number as Xr;
@@ -2066,6 +2140,13 @@ export class Cpu {
       x.watchWrite = this._watchWrite;
       return this._exit(Xr.DEBUG);
     }
+    if (this._hwHits !== 0) {
+      // A data breakpoint hit by the last instruction: #DB, a trap (EIP is past it).
+      this.dr[6] = (this.dr[6] & ~0xf) | this._hwHits;
+      this._hwHits = 0;
+      const r = this._raise(Vec.DB, -1, Ev.EXC);
+      if (r !== Xr.NONE) return r;
+    }
     if (this._stepDone) {
       this._stepDone = false;
       this.exit.debug = 'step';
@@ -2109,6 +2190,14 @@ export class Cpu {
       }
     }
     this._skipBp = false;
+    if (this.hwExecArmed && !this._repResume) {
+      // The guest's instruction breakpoints: #DB, a fault (before the instruction).
+      const hits = this._hwExecHits();
+      if (hits !== 0) {
+        this.dr[6] = (this.dr[6] & ~0xf) | hits;
+        return this._raise(Vec.DB, -1, Ev.EXC);
+      }
+    }
     this._repResume = false;
     return this._execOne();
   }
@@ -2131,9 +2220,12 @@ export class Cpu {
     if (rf) this.flags &= ~F.RF;
     if (this._rcLen !== 0) this._rcLen = this._rcPos = this._rcStart = 0;
     this.restart = false;
-    if (tf && !this.shadow && !this._repResume) {
-      // Single-step trap (#DB with DR6.BS) after an instruction that began with TF=1.
-      this.dr[6] |= 0x4000;
+    const stepTrap = tf && !this.shadow && !this._repResume;
+    if (stepTrap || this._hwHits !== 0) {
+      // Single-step trap (DR6.BS) after an instruction that began with TF=1, and data
+      // breakpoints it hit (B0-B3): one #DB, a trap.
+      this.dr[6] = (this.dr[6] & ~0xf) | this._hwHits | (stepTrap ? 0x4000 : 0);
+      this._hwHits = 0;
       const r = this._raise(Vec.DB, -1, Ev.EXC);
       if (r !== Xr.NONE) return r;
     }
@@ -2145,7 +2237,8 @@ export class Cpu {
   private _recalcSlow(): void {
     this.slow = this.halted || this.shadow || this.restart || this.shutdown || this._stepDone || this._repResume ||
       this._skipBp || this._stashVec >= 0 || this._wqLen !== this._wqPos || this._watchHit ||
-      this.singleStep || this._dbgExec || (this.flags & (F.TF | F.RF)) !== 0 || this.nmiPending ||
+      this.singleStep || this._dbgExec || this.hwExecArmed || this._hwHits !== 0 ||
+      (this.flags & (F.TF | F.RF)) !== 0 || this.nmiPending ||
       ((this.irqPending >= 0 || this.irqWindow) && (this.flags & F.IF) !== 0);
   }
 
@@ -2171,6 +2264,8 @@ export class Cpu {
     this._rcLen = this._rcPos = this._rcStart = 0;
     this._wqLen = this._wqPos = 0;
     this.shutdown = false;
+    this._hwHits = 0;
+    this.debugRegsChanged();
     this.slow = true;
   }
 }

@@ -71,6 +71,43 @@ describe.skipIf(!haveNasm())('exceptions', () => {
     expect(rig.cpu.getState().dr[4] & 0x4000).toBe(0x4000);
   });
 
+  it('takes the guest\'s instruction breakpoints (DR0-DR3) as #DB faults, RF lets it resume', () => {
+    const rig = setup('nop\nnop\ntarget: inc eax\nhlt');
+    // #DB handler: count, set RF in the pushed EFLAGS, IRET back to the breakpoint.
+    rig.load(0x3000 + 32, asm('inc dword [ss:0x700]\nor dword [esp + 8], 0x10000\niretd', 32, 0x3000 + 32));
+    rig.cpu.setState({ ...rig.cpu.getState(), dr: [0x2002, 0, 0, 0, 0xffff0ff0, 0x401] });
+    rig.run();
+    expect(rig.rd32(0x700)).toBe(1);          // one #DB, then RF let the INC through
+    const s = rig.cpu.getState();
+    expect(s.eax).toBe(1);
+    expect(s.dr[4] & 0xf).toBe(1);            // DR6.B0
+    expect(s.eflags & 0x10000).toBe(0);       // RF is gone after that instruction
+  });
+
+  it('takes data breakpoints as #DB traps after the access (DR6.Bn), read/write and write-only', () => {
+    const rig = setup('mov eax, [0x9008]\nmov [0x9004], eax\nhlt');
+    // DR1: 4 bytes at 0x9004, write only; DR2: 2 bytes at 0x9008, read/write.
+    const dr7 = (1 << 2) | (1 << 4) | (0b01 << 20) | (0b11 << 22) | (0b11 << 24) | (0b01 << 26) | 0x400;
+    rig.cpu.setState({ ...rig.cpu.getState(), dr: [0, 0x9004, 0x9008, 0, 0xffff0ff0, dr7] });
+    rig.run();
+    expect([rig.u8[0x600], rig.rd32(0x608)]).toEqual([1, 0x2005]); // after the read
+    expect(rig.cpu.getState().dr[4] & 0xf).toBe(4);                // DR6.B2
+    const rig2 = setup('mov eax, [0x9004]\nmov [0x9004], eax\nhlt');
+    rig2.cpu.setState({ ...rig2.cpu.getState(), dr: [0, 0x9004, 0x9008, 0, 0xffff0ff0, dr7] });
+    rig2.run();
+    expect([rig2.u8[0x600], rig2.rd32(0x608)]).toEqual([1, 0x200a]); // the read did not count
+    expect(rig2.cpu.getState().dr[4] & 0xf).toBe(2);                  // DR6.B1
+  });
+
+  it('DR7.GD makes a MOV DRn fault with DR6.BD', () => {
+    const rig = setup('mov eax, dr7\nor eax, 0x2000\nmov dr7, eax\nmov dr0, eax\nhlt');
+    rig.run();
+    expect([rig.u8[0x600], rig.rd32(0x608)]).toEqual([1, 0x2000 + 3 + 5 + 3]);
+    const s = rig.cpu.getState();
+    expect(s.dr[4] & 0x2000).toBe(0x2000);
+    expect(s.dr[5] & 0x2000).toBe(0);         // GD cleared on the way in
+  });
+
   it('a fault while delivering a fault is #DF', () => {
     const rig = setup('mov ax, 0x1f8\nmov ds, ax\nhlt');
     rig.u8[0x1000 + 13 * 8 + 5] &= 0x7f; // #GP gate not present: #NP while delivering #GP

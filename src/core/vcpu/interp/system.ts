@@ -1054,12 +1054,22 @@ export function movCrDr(c: Cpu, op: number): void {
       } else c.ud();
       return;
     }
-    case 0x21:
-      c.r32[r] = c.dr[n === 4 ? 6 : n === 5 ? 7 : n];
+    case 0x21: case 0x23: {
+      if (c.dr[7] & 0x2000) {
+        // DR7.GD: the guest's debugger guards its registers. #DB (a fault) with DR6.BD.
+        c.dr[7] &= ~0x2000;
+        c.dr[6] |= 0x2000;
+        c.fault(Vec.DB, -1);
+      }
+      const d = n === 4 ? 6 : n === 5 ? 7 : n; // DR4/DR5 alias DR6/DR7 (no CR4.DE)
+      if (op === 0x21) c.r32[r] = c.dr[d];
+      else {
+        const v = c.r32[r];
+        c.dr[d] = d === 6 ? (v & 0xe00f) | 0xffff0ff0 : d === 7 ? v | 0x400 : v;
+        c.debugRegsChanged();
+      }
       return;
-    case 0x23:
-      c.dr[n === 4 ? 6 : n === 5 ? 7 : n] = c.r32[r];
-      return;
+    }
     case 0x24:
       if (n < 3) c.ud();
       c.r32[r] = c.tr[n];
