@@ -11,7 +11,8 @@ import { resolveTarget } from '../monitor/runtime.js';
 import { appendHistory, HISTORY_MAX, loadHistory } from './history.js';
 
 
-function describeEvent(e: QmpEvent): string | null {
+/** How the interactive REPL announces an event ([stopped] …); docs/walkthrough.md is checked against it. */
+export function describeEvent(e: QmpEvent): string | null {
   const d = e.data ?? {};
   switch (e.event) {
     case 'DEBUG_STOP': return `[stopped] ${String(d.text ?? d.reason)}`;
