@@ -23,8 +23,8 @@
 //   Writes outside RAM are queued and leave as exits after the instruction completes.
 //
 // Not modelled: the x87 (CPUID has no FPU; ESC opcodes do nothing unless CR0.EM/TS make them
-// #NM, see the D8-DF handler in exec.ts), I/O breakpoints (CR4.DE), the TSS T bit, VME/PVI,
-// PAE, global pages, SMM. The TSC counts retired instructions.
+// #NM, see the D8-DF handler in exec.ts), I/O breakpoints (CR4.DE), VME/PVI, PAE, global
+// pages, SMM. The TSC counts retired instructions.
 
 import type { DebugTables } from '../../debug/DebugTables.js';
 import { WatchSpace, Access } from '../../debug/DebugTables.js';
@@ -1127,8 +1127,14 @@ export class Cpu {
   hwExecArmed = false;
   /** An enabled DR7 data breakpoint exists: its pages take the slow path. */
   hwDataArmed = false;
-  /** DR6 B0-B3 bits of data breakpoints hit by the current instruction. */
+  /** DR6 bits of pending debug traps: B0-B3 (data breakpoints hit), BT (task switch). */
   private _hwHits = 0;
+
+  /** The new task's TSS has the T bit: #DB (DR6.BT) before its first instruction. */
+  taskTrap(): void {
+    this._hwHits |= 0x8000;
+    this.slow = true;
+  }
 
   /** DR7 (or DR0-3) changed: recompute what is armed. */
   debugRegsChanged(): void {
@@ -2141,7 +2147,8 @@ export class Cpu {
       return this._exit(Xr.DEBUG);
     }
     if (this._hwHits !== 0) {
-      // A data breakpoint hit by the last instruction: #DB, a trap (EIP is past it).
+      // A data breakpoint hit by the last instruction, or a switch into a task with the T
+      // bit: #DB, a trap (EIP is past it).
       this.dr[6] = (this.dr[6] & ~0xf) | this._hwHits;
       this._hwHits = 0;
       const r = this._raise(Vec.DB, -1, Ev.EXC);

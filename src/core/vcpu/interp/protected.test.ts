@@ -127,6 +127,22 @@ describe.skipIf(!haveNasm())('protected mode', () => {
     expect(s.cr0 & 8).toBe(8);              // CR0.TS set by the switch
   });
 
+  it('raises #DB (DR6.BT) on entering a task whose TSS has the T bit', () => {
+    const rig = flat('jmp 0x38:0');
+    const tss = 0x10000;
+    rig.desc(0x500, 7, tss, 0x67, 0x89, 0);
+    rig.wr32(tss + 0x20, 0x5000);
+    rig.wr32(tss + 0x24, 2);
+    rig.wr32(tss + 0x38, 0x9000);
+    for (const [off, sel] of [[0x48, 0x10], [0x4c, 0x08], [0x50, 0x10], [0x54, 0x10]]) rig.wr32(tss + off, sel);
+    rig.u8[tss + 0x64] = 1;                 // T
+    rig.load(0x5000, [0x90, 0xf4]);
+    rig.cpu.setState({ ...rig.cpu.getState(), gdtr: { base: 0x500, limit: 0x3f } });
+    rig.run();
+    expect([rig.u8[0x600], rig.rd32(0x608)]).toEqual([1, 0x5000]); // before the new task's first instruction
+    expect(rig.cpu.getState().dr[4] & 0x8000).toBe(0x8000);
+  });
+
   it('runs V86 code: INT from V86 reaches the 32-bit handler with the segments pushed; I/O bitmap', () => {
     const rig = flat('hlt');
     const tss = 0x10000;

@@ -803,6 +803,7 @@ export function taskSwitch(c: Cpu, sel: number, src: TaskSrc, errCode: number): 
     c.espStart = c.r32[Reg.ESP];
   }
   if (c.eip > c.segLim[Seg.CS]) c.gp(0);
+  if (ns[18]) c.taskTrap();
 }
 
 function loadTaskLdt(c: Cpu, sel: number): void {
