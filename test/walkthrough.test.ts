@@ -10,7 +10,8 @@
 //    the lines after one are what it prints. Lines that start with [stopped], [running],
 //    [reset], [shutdown: …] or [device error] are the REPL's announcements of events (the
 //    same text as src/repl/repl.ts prints), expected after the command in that order;
-//    every other line is the command's own output. `quit` must end the host.
+//    every other line is the command's own output. `quit` must end the host, and the REPL
+//    then says `[the VM host has gone]`.
 //  - ```terminal: the host's terminal (the guest's COM1 output and hvmon's notes) as it is
 //    at that point of the story, from its first line.
 // In expected text, ‹…› stands for anything within one line (a sequence number, a path).
@@ -180,9 +181,15 @@ describe('docs/walkthrough.md', () => {
           const what = `${where}: (hvmon) ${s.cmd}`;
           const seen = events.length;
           if (/^(quit|q)$/.test(s.cmd.trim())) {
+            // The host goes: the REPL announces the shutdown, then says the connection is gone.
             await c.hmp(s.cmd).catch(() => undefined);
             expect(await h.exited, `${what}: the host exits`).toBe(0);
-            transcript.push(`(hvmon) ${s.cmd}`);
+            const announced = events.slice(seen).map(describeEvent).filter((x): x is string => x !== null);
+            transcript.push(`(hvmon) ${s.cmd}`, ...announced, '[the VM host has gone]');
+            if (RECORD) continue;
+            expect(announced.join('\n'), `${what}: announcements`).toMatch(pattern(s.ev));
+            expect(s.out, `${what}: what the REPL says when the host has gone`).toEqual(['[the VM host has gone]']);
+            expect(readFileSync(join(ROOT, 'src', 'repl', 'repl.ts'), 'utf8'), 'the REPL still says so').toContain('[the VM host has gone]');
             continue;
           }
           // A screen or status right after start may come before the guest has drawn it.
