@@ -139,12 +139,12 @@ export class Tmux {
   }
 
   /** Polls the screen until it matches; returns it. Fails with the last screen in the message. */
-  async waitFor(what: string | RegExp | ((screen: string) => boolean), timeoutMs = 45_000): Promise<string> {
+  async waitFor(what: string | RegExp | ((screen: string) => boolean), timeoutMs = 45_000, escapes = false): Promise<string> {
     const test = typeof what === 'function' ? what : (s: string): boolean => (typeof what === 'string' ? s.includes(what) : what.test(s));
     const end = Date.now() + timeoutMs;
     let screen = '';
     while (Date.now() < end) {
-      screen = this.capture();
+      screen = this.capture(escapes);
       if (test(screen)) return screen;
       await new Promise((r) => setTimeout(r, 150));
     }

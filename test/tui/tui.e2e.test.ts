@@ -45,9 +45,9 @@ describe('hvmon run: the TUI', () => {
     t.send(['F5']);
     await t.waitFor(/Console: VGA text[\s\S]*Hello from hvmon! This guest talks to COM1 and VGA/);
     // The VGA cells keep their colours: white on blue (attribute 1Fh).
-    expect(t.capture(true)).toMatch(new RegExp(`${ESC}\\[[0-9;]*48;5;(19|4|18)m[^\\n]*Hello from hvmon`));
-    // The cursor the guest parked after its text (CRTC 0Eh/0Fh) is drawn in inverse video.
-    expect(t.capture(true)).toMatch(new RegExp(`no BIOS\\.(${ESC}\\[[0-9;]*m)*${ESC}\\[[0-9;]*7m(${ESC}\\[[0-9;]*m)* `));
+    await t.waitFor(new RegExp(`${ESC}\\[[0-9;]*48;5;(19|4|18)m[^\\n]*Hello from hvmon`), 45_000, true);
+    // The cursor the guest parks after its text (CRTC 0Eh/0Fh, just after) is drawn in inverse video.
+    await t.waitFor(new RegExp(`no BIOS\\.(${ESC}\\[[0-9;]*m)*${ESC}\\[[0-9;]*7m(${ESC}\\[[0-9;]*m)* `), 45_000, true);
     t.type('v');
     await t.waitFor(/Console: serial COM1[\s\S]*Hello from hvmon! This guest talks to COM1 and VGA with no BIOS\./);
     await t.waitFor('RUNNING');
