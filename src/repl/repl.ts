@@ -10,7 +10,6 @@ import type { QmpEvent } from '../monitor/protocol.js';
 import { resolveTarget } from '../monitor/runtime.js';
 import { appendHistory, HISTORY_MAX, loadHistory } from './history.js';
 
-
 /** How the interactive REPL announces an event ([stopped] …); docs/walkthrough.md is checked against it. */
 export function describeEvent(e: QmpEvent): string | null {
   const d = e.data ?? {};
