@@ -19,7 +19,7 @@
 ; echo requests, and sends four echo requests of its own, one at a time (resent after 500 ms
 ; without a reply). When it has its four replies and has answered the peer's four requests,
 ; it waits a second (the peer may still need an answer), prints a summary and ends through
-; isa-debug-exit (0; 1 when no peer answered within 15 s).
+; isa-debug-exit (0; 1 when no peer answered within 60 s).
 ;
 ; Two VMs on hvmon's UDP hub (each with its own MAC):
 ;   node bin/hvmon.js run guests/net.img --display none --netdev udp,listen=5001,peer=127.0.0.1:5002
@@ -79,7 +79,7 @@ PIT_HZ      equ 100
 ANNOUNCE_TICKS equ 20       ; ARP announcement every 200 ms until a peer is known
 RESEND_TICKS equ 50         ; echo request resent after 500 ms
 LINGER_TICKS equ 100        ; stay a second after the last ping
-GIVE_UP_TICKS equ 15 * PIT_HZ
+GIVE_UP_TICKS equ 60 * PIT_HZ
 PINGS       equ 4
 ICMP_ID     equ 0x4856      ; "HV"
 PAYLOAD_LEN equ 32
@@ -216,7 +216,7 @@ done:
 
 give_up:
     cli
-    PRINT "net: no answer from a peer in 15 s; giving up", 10
+    PRINT "net: no answer from a peer in 60 s; giving up", 10
     mov al, 1
     jmp debug_exit
 

@@ -50,7 +50,10 @@ export interface GuestRun {
   readonly exited: Promise<number | null>;
   /** Bytes into COM1's receive side. */
   serial(text: string): Promise<void>;
-  /** Text typed on the PS/2 keyboard (US layout; \n is Enter, \x1b is Esc). */
+  /**
+   * Text typed on the PS/2 keyboard (US layout; \n is Enter, \x1b is Esc). A key that makes
+   * the guest end may end the emulator before it answers: that is not an error.
+   */
   keys(text: string): Promise<void>;
   /** The VGA text screen, one string per row, trailing blanks removed. */
   screen(): Promise<string[]>;
@@ -75,6 +78,16 @@ function waiter(out: () => string, done: () => boolean, who: string) {
     });
 }
 
+/** Runs f; if it fails because the emulator went away (within 5 s), that is fine. */
+async function unlessEnded(exited: Promise<number | null>, f: () => Promise<void>): Promise<void> {
+  try {
+    await f();
+  } catch (e) {
+    const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+    if (!gone) throw e;
+  }
+}
+
 let names = 0;
 
 export function startHvmon(o: GuestOptions): GuestRun {
@@ -93,7 +106,7 @@ export function startHvmon(o: GuestOptions): GuestRun {
     waitFor: waiter(out, () => exited, 'hvmon'),
     exited: host.exited,
     serial: async (text) => void (await (await monitor()).execute('serial-write', { data: text })),
-    keys: async (text) => void (await (await monitor()).execute('keyboard-type', { text })),
+    keys: (text) => unlessEnded(host.exited, async () => void (await (await monitor()).execute('keyboard-type', { text }))),
     screen: async () => (await (await monitor()).execute<VgaScreenView>('vga-screen')).text.map((r) => r.trimEnd()),
     stop: async () => {
       if (qmp) (await qmp.catch(() => null))?.close();
@@ -153,12 +166,12 @@ export function startQemu(o: GuestOptions): GuestRun {
     serial: async (text) => {
       proc.stdin!.write(Buffer.from(text, 'latin1'));
     },
-    keys: async (text) => {
+    keys: (text) => unlessEnded(exitedP, async () => {
       const c = await monitor();
       for (const ch of text) {
         await c.execute('send-key', { keys: qcodes(ch).map((k) => ({ type: 'qcode', data: k })), 'hold-time': 20 });
       }
-    },
+    }),
     screen: async () => {
       const file = join(dir, 'vram.bin');
       await (await monitor()).execute('pmemsave', { val: 0xb8000, size: 80 * 25 * 2, filename: file });
