@@ -189,6 +189,13 @@ def('step-trap', 'Run a stopped vCPU to its next trap (I/O, MMIO, interrupt or e
   return waitForStop(m, () => m.machine.vcpu({ t: 'step-trap', vcpu }));
 });
 
+def('debug-set-mode', 'all-stop (default): a stop stops every vCPU; non-stop: only the vCPU that hit it stops.', {
+  mode: { type: 'str', values: ['all-stop', 'non-stop'], help: 'the mode' },
+}, async (m, a) => {
+  await m.machine.vcpu({ t: 'mode', nonStop: a.mode === 'non-stop' });
+  return { mode: a.mode };
+});
+
 def('query-stop', 'Why a vCPU is stopped, and the request it is stopped in front of.', { vcpu: VCPU }, async (m, a, s) => {
   const v = vcpuOf(m, a, s);
   const st = m.machine.stops[v];

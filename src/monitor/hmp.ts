@@ -394,17 +394,17 @@ function findInfo(word: string): HumanCommand | undefined {
 // ---- run control -------------------------------------------------------------------------
 
 cmd({
-  name: 'stop', aliases: ['s'], usage: '', help: 'pause the VM (all vCPUs); the device model keeps running',
-  run: async (s) => {
-    await s.execute('stop');
+  name: 'stop', aliases: ['s'], usage: '[-c]', help: 'pause the VM (all vCPUs; -c only the current one); the device model keeps running',
+  run: async (s, rest) => {
+    await s.execute('stop', rest.trim() === '-c' ? { vcpu: s.cpu } : {});
     return '';
   },
 });
 
 cmd({
-  name: 'cont', aliases: ['c', 'continue'], usage: '', help: 'resume the VM; a pending I/O request goes to its device first',
-  run: async (s) => {
-    await s.execute('cont');
+  name: 'cont', aliases: ['c', 'continue'], usage: '[-c]', help: 'resume the VM (-c only the current vCPU); a pending I/O request goes to its device first',
+  run: async (s, rest) => {
+    await s.execute('cont', rest.trim() === '-c' ? { vcpu: s.cpu } : {});
     return '';
   },
 });
@@ -431,6 +431,16 @@ cmd({
     await m.machine.vcpu({ t: 'finish', vcpu: s.cpu });
     const st = await next;
     return `${st.text}\n${await whereText(s)}`;
+  },
+});
+
+cmd({
+  name: 'nonstop', usage: 'on|off', help: 'non-stop mode: a breakpoint stops only its own vCPU (off: all-stop, the default)',
+  run: async (s, rest) => {
+    const w = rest.trim().toLowerCase();
+    if (w !== 'on' && w !== 'off') throw new CommandError('usage: nonstop on|off');
+    await s.execute('debug-set-mode', { mode: w === 'on' ? 'non-stop' : 'all-stop' });
+    return `${w === 'on' ? 'non-stop' : 'all-stop'} mode`;
   },
 });
 

@@ -224,7 +224,9 @@ export class Machine extends EventEmitter<MachineEvents> {
       }
       case 'stop':
         this.stops[e.info.vcpu] = e.info;
-        this._state = stateFor(e.info);
+        // With other vCPUs still running (non-stop), the VM as a whole still runs.
+        if (this.stops.some((s) => s === null)) this._state = 'running';
+        else if (e.info.reason !== 'pause' || this._state === 'running') this._state = stateFor(this._worstStop());
         this.emit('stop', e.info);
         return;
       case 'resume':
@@ -283,6 +285,12 @@ export class Machine extends EventEmitter<MachineEvents> {
         this._workerDied('device model', new Error(e.message));
         return;
     }
+  }
+
+  /** The stop that describes the VM: a failure or a debug stop rather than a plain pause. */
+  private _worstStop(): StopInfo {
+    const all = this.stops.filter((s): s is StopInfo => s !== null);
+    return all.find((s) => s.reason !== 'pause') ?? all[0];
   }
 
   // -------------------------------------------------------------------------------------
@@ -377,6 +385,10 @@ export class Machine extends EventEmitter<MachineEvents> {
       { id: 'pic', kind: 'i8259', props: PLATFORM.pic, regions: this._regionsOf('pic'), backends: [] },
       { id: 'pit', kind: 'i8254', props: PLATFORM.pit, regions: this._regionsOf('pit'), backends: [] },
       { id: 'port61', kind: 'port61', props: PLATFORM.port61, regions: this._regionsOf('port61'), backends: [] },
+      ...Array.from({ length: this.config.vcpus }, (_, i) => ({
+        id: `lapic${i}`, kind: 'lapic', props: { apicId: i, bsp: i === 0 }, backends: [],
+        regions: [{ space: 'mmio' as const, base: 0xfee00000, size: 0x1000, name: 'lapic' }],
+      })),
     ];
     return [...core, ...daemon];
   }
@@ -388,7 +400,7 @@ export class Machine extends EventEmitter<MachineEvents> {
   }
 
   async inspect(id: string): Promise<Inspection> {
-    if (['pic', 'pit', 'port61'].includes(id)) return this.vcpu<Inspection>({ t: 'inspect', id });
+    if (['pic', 'pit', 'port61'].includes(id) || /^lapic\d+$/.test(id)) return this.vcpu<Inspection>({ t: 'inspect', id });
     return this.daemon<Inspection>({ t: 'inspect', id });
   }
 

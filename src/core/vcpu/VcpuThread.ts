@@ -25,6 +25,8 @@ import { GuestMemory } from '../memory/GuestMemory.js';
 import { I8254 } from '../platform/i8254.js';
 import { I8259Pair } from '../platform/i8259.js';
 import { Port61 } from '../platform/port61.js';
+import { DeliveryMode, Lapic, Shorthand, type Ipi, type LapicWiring } from '../platform/lapic.js';
+import { realSegment } from './CpuState.js';
 import { createBackend } from './backends.js';
 import type { CpuState } from './CpuState.js';
 import type { RegionInfo, VcpuCommand, VcpuCommandBody, VcpuEvent, VcpuStats, VcpuThreadInit } from './protocol.js';
@@ -119,6 +121,9 @@ interface Vcpu {
   client: IoreqClient;
   running: boolean;
   halted: boolean;
+  /** An application processor after reset or INIT: it runs nothing until a start-up IPI. */
+  waitSipi: boolean;
+  lapic: Lapic;
   /** The exit in backend.exit has not been delivered yet (stopped in front of it). */
   pendingExit: ExitReason.IO | ExitReason.MMIO | null;
   /** Interrupt acknowledged from the PIC but not yet delivered (step-trap stopped in front of it). */
@@ -151,6 +156,8 @@ export class VcpuThread {
   readonly pit: I8254;
   readonly port61: Port61;
   readonly coreDevices: DeviceModel[];
+  /** The vCPU whose slice is running (its APIC answers at FEE00000h). */
+  private _current!: Vcpu;
   readonly tables: DebugTables;
   readonly trapLog: TrapLog;
   readonly hits: Int32Array;
@@ -194,13 +201,30 @@ export class VcpuThread {
       }
     }
     const kick = new Int32Array(init.ioreq, Hdr.KICK * 4, 1);
+    const wiring: LapicWiring = { sendIpi: (from, ipi) => this._ipi(from, ipi), kick: () => this._apicKicked() };
     for (let i = 0; i < init.vcpus; i++) {
-      const backend = createBackend(this.mem, kick, this.tables);
+      const lapic = new Lapic(`lapic${i}`, { apicId: i, bsp: i === 0 }, ctx, wiring);
+      const backend = createBackend(this.mem, kick, this.tables, {
+        apic: { id: i, baseMsr: { read: () => lapic.baseMsr, write: (v) => (lapic.baseMsr = v) } },
+      });
       this.vcpus.push({
-        index: i, backend, client: new IoreqClient(this.views, i), running: false, halted: i !== 0,
+        index: i, backend, client: new IoreqClient(this.views, i), running: false, halted: false, waitSipi: i !== 0, lapic,
         pendingExit: null, pendingVector: null, stepLeft: 0, stepTrap: false, stop: null, debugCfg: -1, finishEsp: -1,
       });
     }
+    this.coreDevices.push(...this.vcpus.map((v) => v.lapic));
+    // One page at FEE00000h for every CPU's APIC: an access reaches the APIC of the vCPU that made it.
+    this.mmio.map({
+      name: 'lapic', space: 'mmio', size: 0x1000, impl: { min: 4, max: 4 },
+      ops: {
+        read: (offset) => (offset & 0xf ? 0 : this._current.lapic.readReg(offset)),
+        write: (offset, _size, value) => {
+          if (!(offset & 0xf)) this._current.lapic.writeReg(offset, value);
+        },
+      },
+      registerName: (offset) => this.vcpus[0].lapic.regions()[0].region.registerName?.(offset, 'read'),
+    }, asPhys(0xfee00000));
+    this._current = this.vcpus[0];
     this._clientRef = { current: this.vcpus[0].client };
     this._resetCpus();
     this._publishRegions();
@@ -261,7 +285,7 @@ export class VcpuThread {
     const n = this.vcpus.length;
     for (let k = 0; k < n; k++) {
       const v = this.vcpus[(this._rr + k) % n];
-      if (!v.running) continue;
+      if (!v.running || v.waitSipi) continue;
       if (v.halted && !(this._intrDeliverable(v))) continue;
       this._rr = (v.index + 1) % n;
       return v;
@@ -270,7 +294,12 @@ export class VcpuThread {
   }
 
   private _intrDeliverable(v: Vcpu): boolean {
-    return v.index === 0 && (v.pendingVector !== null || (this.pic.intr && v.backend.interruptible));
+    return v.pendingVector !== null || (this._intrPending(v) && v.backend.interruptible);
+  }
+
+  /** An interrupt waits for this vCPU: from its APIC, or (boot vCPU) the 8259 through LINT0. */
+  private _intrPending(v: Vcpu): boolean {
+    return v.lapic.pending() >= 0 || (v.index === 0 && this.pic.intr && v.lapic.passesExtInt);
   }
 
   /** Timers, IRQ lines, commands from the machine and ranges from the device model. */
@@ -395,14 +424,16 @@ export class VcpuThread {
       this._deliver(v, null);
       return;
     }
-    if (v.index === 0) {
+    this._current = v;
+    {
       if (v.pendingVector !== null) {
         b.injectInterrupt(v.pendingVector);
         v.pendingVector = null;
         v.halted = false;
-      } else if (this.pic.intr) {
+      } else if (this._intrPending(v)) {
         if (b.interruptible) {
-          const vector = this.pic.acknowledge();
+          // The APIC's own interrupts first; the 8259's come through LINT0 (virtual wire).
+          const vector = v.lapic.pending() >= 0 ? v.lapic.acknowledge() : this.pic.acknowledge();
           if (v.stepTrap || (this.tables.vectorCount !== 0 && this.tables.vectorArmed(vector) && this._vectorBreak(v, vector))) {
             v.pendingVector = vector;
             if (v.stepTrap) this._stopTrap(v, { reason: 'step-trap', vector, text: `step-trap: interrupt ${hex(vector, 2)} about to be delivered` });
@@ -480,6 +511,56 @@ export class VcpuThread {
   }
 
   private _lastWasReturn = false;
+
+  // -------------------------------------------------------------------------------------
+  // Inter-processor interrupts (SDM vol. 3A 10.6, and 8.4.4 for the INIT-SIPI-SIPI start-up)
+  // -------------------------------------------------------------------------------------
+
+  private _ipi(from: Lapic, ipi: Ipi): void {
+    const targets = this.vcpus.filter((v) => {
+      switch (ipi.shorthand) {
+        case Shorthand.SELF: return v.lapic === from;
+        case Shorthand.ALL: return true;
+        case Shorthand.OTHERS: return v.lapic !== from;
+        default: return v.lapic.matches(ipi);
+      }
+    });
+    // Lowest priority: the first target stands in for the arbitration.
+    for (const v of ipi.mode === DeliveryMode.LOWEST ? targets.slice(0, 1) : targets) {
+      switch (ipi.mode) {
+        case DeliveryMode.FIXED:
+        case DeliveryMode.LOWEST:
+          v.lapic.accept(ipi.vector, ipi.level);
+          break;
+        case DeliveryMode.NMI:
+          v.backend.injectNmi();
+          v.halted = false;
+          break;
+        case DeliveryMode.INIT:
+          // INIT level de-assert (level-triggered, deassert) is only a synchronisation message.
+          if (ipi.level && !ipi.assert) break;
+          v.backend.reset();
+          v.lapic.reset();
+          v.pendingVector = null;
+          v.pendingExit = null;
+          v.halted = false;
+          v.waitSipi = true;
+          break;
+        case DeliveryMode.STARTUP:
+          if (!v.waitSipi) break;
+          // The AP starts in real mode at vector × 4 KiB: CS = vector << 8, IP = 0.
+          v.backend.setState({ ...v.backend.getState(), cs: realSegment(ipi.vector << 8, 0x009b), eip: 0 });
+          v.waitSipi = false;
+          v.halted = false;
+          break;
+      }
+    }
+  }
+
+  /** An APIC has something to deliver, or stopped having it: sleeping vCPUs look again. */
+  private _apicKicked(): void {
+    Atomics.store(this.hdr, Hdr.KICK, 1);
+  }
 
   /** Is the instruction at CS:EIP a return (RET, RET imm, RETF, IRET), after prefixes? */
   private _atReturn(v: Vcpu): boolean {
@@ -732,23 +813,34 @@ export class VcpuThread {
     this._stop(v, info);
   }
 
-  /** All-stop: the vCPU that hit something stops, and so do the others. */
-  private _stop(v: Vcpu, info: StopInfo): void {
+  /**
+   * The vCPU that hit something stops. In all-stop mode (the default) the others stop with it,
+   * each with its own 'pause' stop; in non-stop mode they run on. Machine-wide failures (triple
+   * fault, device error) stop everything in either mode.
+   */
+  private _stop(v: Vcpu, info: StopInfo, everything = false): void {
     v.stepLeft = 0;
     v.finishEsp = -1;
     v.stepTrap = false;
     v.stop = info;
-    const wasRunning = this.vcpus.filter((x) => x.running);
-    for (const x of wasRunning) x.running = false;
-    for (const x of wasRunning) {
-      if (x !== v) x.stop = { vcpu: x.index, reason: 'pause', text: `paused because vCPU ${v.index} stopped` };
-    }
-    this.clock.freeze();
+    v.running = false;
     this._emit({ t: 'stop', info });
+    if (!this._nonStop || everything) {
+      for (const x of this.vcpus) {
+        if (!x.running) continue;
+        x.running = false;
+        x.stop = { vcpu: x.index, reason: 'pause', text: `paused because vCPU ${v.index} stopped` };
+        this._emit({ t: 'stop', info: x.stop });
+      }
+    }
+    if (!this.vcpus.some((x) => x.running)) this.clock.freeze();
   }
 
+  /** Non-stop mode: a breakpoint or step stops only its own vCPU. */
+  private _nonStop = false;
+
   private _stopAll(v: Vcpu, info: StopInfo): void {
-    this._stop(v, info);
+    this._stop(v, info, true);
   }
 
   private _resume(which: number | undefined, quiet = false): void {
@@ -779,14 +871,16 @@ export class VcpuThread {
     for (const v of this.vcpus) {
       v.backend.reset();
       if (v.index === 0 && this.init.boot) v.backend.setState({ ...v.backend.getState(), ...this.init.boot });
-      v.halted = v.index !== 0;
+      v.halted = false;
+      v.waitSipi = v.index !== 0;
+      v.lapic.powerOn();
       v.pendingExit = null;
       v.pendingVector = null;
       v.stepLeft = 0;
       v.stepTrap = false;
       if (v.stop && v.stop.reason !== 'pause') v.stop = { vcpu: v.index, reason: 'pause', text: 'paused' };
     }
-    for (const d of this.coreDevices) d.reset();
+    for (const d of this.coreDevices) if (!(d instanceof Lapic)) d.reset();
     this._daemonLevels = 0;
     this._coreLevels = 0;
   }
@@ -937,10 +1031,13 @@ export class VcpuThread {
         this._lastWasReturn = this._atReturn(v);
         return null;
       }
+      case 'mode':
+        this._nonStop = cmd.nonStop;
+        return { nonStop: this._nonStop };
       case 'fail': {
         const v = this.vcpus.find((x) => x.running) ?? this.vcpus[0];
         if (v.stop && v.stop.reason === cmd.reason) return null;
-        this._stop(v, { vcpu: v.index, reason: cmd.reason, message: cmd.message, text: `${cmd.message}; the VM is stopped` });
+        this._stop(v, { vcpu: v.index, reason: cmd.reason, message: cmd.message, text: `${cmd.message}; the VM is stopped` }, true);
         return null;
       }
       case 'quit':

@@ -3,9 +3,9 @@
 
 import type { DebugTables } from '../debug/DebugTables.js';
 import type { GuestMemory } from '../memory/GuestMemory.js';
-import { InterpVcpu } from './interp/InterpVcpu.js';
+import { InterpVcpu, type InterpOptions } from './interp/InterpVcpu.js';
 import type { VcpuBackend } from './VcpuBackend.js';
 
-export function createBackend(mem: GuestMemory, kick: Int32Array, tables: DebugTables): VcpuBackend {
-  return new InterpVcpu(mem, kick, tables);
+export function createBackend(mem: GuestMemory, kick: Int32Array, tables: DebugTables, opts: InterpOptions = {}): VcpuBackend {
+  return new InterpVcpu(mem, kick, tables, opts);
 }

@@ -27,6 +27,8 @@ export type VcpuCommandBody =
   | { t: 'stats' }
   /** A port or MMIO access made by the monitor (`i`, `o`), through the core's bus. */
   | { t: 'io'; space: 'pio' | 'mmio'; addr: number; size: 1 | 2 | 4; write: boolean; value: number }
+  /** All-stop (false, the default) or non-stop (true): does a breakpoint stop every vCPU? */
+  | { t: 'mode'; nonStop: boolean }
   /** Single-step until a return at this stack depth has executed (gdb's finish). */
   | { t: 'finish'; vcpu: number }
   /** Stop every vCPU because something outside them failed (a device timer threw). */

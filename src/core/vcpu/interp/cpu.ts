@@ -173,6 +173,12 @@ export interface CpuOptions {
    * cannot set IOPL or NT (a 386 can). Only the SingleStepTests runner sets it.
    */
   compat286?: boolean;
+  /**
+   * The CPU has a local APIC (the vCPU thread owns it): CPUID.1 then reports APIC (EDX bit 9)
+   * and the initial APIC ID (EBX bits 31-24), and IA32_APIC_BASE (MSR 1Bh) reads and writes
+   * through `baseMsr`.
+   */
+  apic?: { id: number; baseMsr: { read(): number; write(value: number): void } };
 }
 
 export class Cpu {
@@ -333,6 +339,8 @@ export class Cpu {
   readonly lockUd: boolean;
   /** Real-mode POPF/IRET leave IOPL and NT clear, as on a 286. */
   readonly compat286: boolean;
+  /** The local APIC's face to the CPU (CPUID, IA32_APIC_BASE), or null without one. */
+  readonly apic: CpuOptions['apic'] | null;
 
   constructor(
     readonly mem: GuestMemory,
@@ -349,6 +357,7 @@ export class Cpu {
     this.ctl = mem.ctl;
     if (this.u8.length > 0x7fff0000) throw new RangeError('the interpreter needs guest memory below 2 GiB of host buffer');
     this.compat286 = opts.compat286 ?? false;
+    this.apic = opts.apic ?? null;
     this.lockUd = !this.compat286;
     this.reset();
   }

@@ -1706,7 +1706,7 @@ function bitOp(c: Cpu, kind: number, imm: boolean): void {
   c.setArith(F.CF, cf);
 }
 
-/** CPUID: only what is implemented. No FPU, no VME/DE/PGE/PAE/APIC. */
+/** CPUID: only what is implemented. No FPU, no VME/DE/PGE/PAE; APIC only with a local APIC. */
 function cpuid(c: Cpu): void {
   const r32 = c.r32;
   const leaf = r32[Reg.EAX] >>> 0;
@@ -1717,10 +1717,11 @@ function cpuid(c: Cpu): void {
     r32[Reg.ECX] = 0x6c65746e; // "ntel"
   } else if (leaf === 1) {
     r32[Reg.EAX] = CPU_SIGNATURE;
-    r32[Reg.EBX] = 0;
+    // EBX bits 31-24: the initial APIC ID, when there is an APIC.
+    r32[Reg.EBX] = c.apic ? c.apic.id << 24 : 0;
     r32[Reg.ECX] = 0;
-    // PSE (3), TSC (4), MSR (5), CX8 (8), CMOV (15).
-    r32[Reg.EDX] = 1 << 3 | 1 << 4 | 1 << 5 | 1 << 8 | 1 << 15;
+    // PSE (3), TSC (4), MSR (5), CX8 (8), APIC (9) when the vCPU has one, CMOV (15).
+    r32[Reg.EDX] = 1 << 3 | 1 << 4 | 1 << 5 | 1 << 8 | (c.apic ? 1 << 9 : 0) | 1 << 15;
   } else {
     r32[Reg.EAX] = r32[Reg.EBX] = r32[Reg.ECX] = r32[Reg.EDX] = 0;
   }

@@ -1084,11 +1084,14 @@ export function movCrDr(c: Cpu, op: number): void {
 /**
  * Model-specific registers: the TSC (0x10), and the two every family-6 Intel part has and
  * that kernels touch without asking CPUID: IA32_PLATFORM_ID (0x17) and IA32_BIOS_SIGN_ID
- * (0x8B, the microcode revision), both 0 here. Anything else is #GP(0).
+ * (0x8B, the microcode revision), both 0 here; IA32_APIC_BASE (0x1B) when there is a local
+ * APIC. Anything else is #GP(0).
  */
 export const MSR_TSC = 0x10;
 export const MSR_PLATFORM_ID = 0x17;
 export const MSR_BIOS_SIGN_ID = 0x8b;
+/** IA32_APIC_BASE, when the CPU has a local APIC. */
+export const MSR_APIC_BASE = 0x1b;
 
 export function rdmsr(c: Cpu, msr: number): void {
   let lo = 0;
@@ -1097,12 +1100,14 @@ export function rdmsr(c: Cpu, msr: number): void {
     const t = c.tsc();
     lo = t % 0x100000000;
     hi = Math.floor(t / 0x100000000);
-  } else if (msr !== MSR_PLATFORM_ID && msr !== MSR_BIOS_SIGN_ID) c.gp(0);
+  } else if (msr === MSR_APIC_BASE && c.apic) lo = c.apic.baseMsr.read() | 0;
+  else if (msr !== MSR_PLATFORM_ID && msr !== MSR_BIOS_SIGN_ID) c.gp(0);
   c.r32[Reg.EAX] = lo;
   c.r32[Reg.EDX] = hi;
 }
 
 export function wrmsr(c: Cpu, msr: number, hi: number, lo: number): void {
   if (msr === MSR_TSC) c.setTsc((hi >>> 0) * 0x100000000 + (lo >>> 0));
+  else if (msr === MSR_APIC_BASE && c.apic) c.apic.baseMsr.write(lo >>> 0);
   else if (msr !== MSR_BIOS_SIGN_ID) c.gp(0); // writing 0x8B asks for the revision: accepted
 }
