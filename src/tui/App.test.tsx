@@ -69,6 +69,22 @@ describe('the TUI screen', () => {
     expect(frame()).toContain('Hello on VGA');
   });
 
+  it('keeps each character device apart and shows COM1 unless told otherwise', async () => {
+    const { link, store, frame, press } = await setup();
+    link.event('SERIAL_OUTPUT', { device: 'debugcon0', data: 'firmware log\n' });
+    link.event('SERIAL_OUTPUT', { device: 'com1', data: 'guest says hi\n' });
+    await settle(() => store.state.serialSeq >= 2);
+    await drawn(store);
+    // COM1 had not spoken, so the first device that did is shown; it stays until the user switches.
+    expect(frame()).toMatch(/Console: serial DEBUGCON0/);
+    expect(frame()).toContain('firmware log');
+    expect(frame()).not.toContain('guest says hi');
+    await press(':console serial com1\r');
+    expect(frame()).toMatch(/Console: serial COM1/);
+    expect(frame()).toContain('guest says hi');
+    expect(frame()).not.toContain('firmware log');
+  });
+
   it('scrolls the serial backlog in the focused console', async () => {
     const { link, store, frame, press } = await setup();
     link.event('SERIAL_OUTPUT', { device: 'com1', data: Array.from({ length: 40 }, (_, i) => `out ${i}`).join('\r\n') });

@@ -55,7 +55,7 @@ function paneTitle(s: TuiState, id: string, shows: 'serial' | 'vga'): string {
   const p = PANES.find((x) => x.id === id)!;
   if (id === 'console') {
     const back = shows === 'serial' && s.serialScroll ? ` [${s.serialScroll} lines back]` : '';
-    return `${p.key} Console: ${shows === 'vga' ? 'VGA text' : 'serial COM1'}${s.input === 'guest' ? ' [keys→guest]' : ''}${back}`;
+    return `${p.key} Console: ${shows === 'vga' ? 'VGA text' : `serial ${s.serialDevice.toUpperCase()}`}${s.input === 'guest' ? ' [keys→guest]' : ''}${back}`;
   }
   if (id === 'output' && s.logScroll) return `${p.key} Monitor [${s.logScroll} lines back]`;
   if (id === 'memory') return `${p.key} Memory${s.mem.follow ? ` @${s.mem.follow}` : ''}`;

@@ -75,7 +75,10 @@ export interface TuiState {
   ips: number;
   tps: number;
   icount: number;
+  /** The output of the character device the console shows (serialDevice), one buffer per device. */
   serial: SerialBuffer;
+  serials: ReadonlyMap<string, SerialBuffer>;
+  serialDevice: string;
   serialSeq: number;
   /** Lines scrolled back from the bottom in the console (serial) and the monitor's output. */
   serialScroll: number;
@@ -141,7 +144,7 @@ export class TuiStore {
       changed: new Set(), disasm: [], disasmCursor: null, ipLinear: null,
       mem: { addr: 0, follow: null, data: new Uint8Array(0), error: null },
       breakpoints: [], bpCursor: 0, traps: [], trapFilter: {}, devices: [], deviceCursor: 0, inspection: null, cpus: [],
-      ips: 0, tps: 0, icount: 0, serial: new SerialBuffer(), serialSeq: 0, serialScroll: 0, logScroll: 0, vga: null, consoleMode: 'auto',
+      ips: 0, tps: 0, icount: 0, serial: new SerialBuffer(), serials: new Map(), serialDevice: 'com1', serialSeq: 0, serialScroll: 0, logScroll: 0, vga: null, consoleMode: 'auto',
       log: [], visible: new Set(_opts.visible ?? ['console', 'registers', 'disasm', 'output']), focus: 'console',
       input: 'monitor', cmdline: { active: false, text: '', cursor: 0 }, help: false, confirm: null, message: null,
       ownHost: _opts.ownHost ?? false,
@@ -264,8 +267,7 @@ export class TuiStore {
     const d = (e.data ?? {}) as Record<string, unknown>;
     switch (e.event) {
       case 'SERIAL_OUTPUT':
-        this._s.serial.write(String(d.data ?? ''));
-        this._s.serialSeq++;
+        this._serialOutput(String(d.device ?? 'com1'), String(d.data ?? ''));
         this._changed();
         return;
       case 'VGA_UPDATE':
@@ -298,6 +300,30 @@ export class TuiStore {
         this.log('err', `[device error] ${String(d.message ?? '')}`);
         return;
     }
+  }
+
+  private _serialChosen = false;
+
+  private _serialOutput(device: string, data: string): void {
+    const map = this._s.serials as Map<string, SerialBuffer>;
+    let buf = map.get(device);
+    if (!buf) {
+      buf = device === this._s.serialDevice && !map.size ? this._s.serial : new SerialBuffer();
+      map.set(device, buf);
+      // Until the user picks one, the console shows COM1, or the first device that speaks.
+      if (!this._serialChosen && !map.has(this._s.serialDevice)) this._showSerial(device);
+    }
+    buf.write(data);
+    this._s.serialSeq++;
+    this._changed();
+  }
+
+  private _showSerial(device: string): void {
+    const map = this._s.serials as Map<string, SerialBuffer>;
+    if (!map.has(device)) map.set(device, new SerialBuffer());
+    this._s.serialDevice = device;
+    this._s.serial = map.get(device)!;
+    this._s.serialScroll = 0;
   }
 
   // ---- refreshing ------------------------------------------------------------------------
@@ -688,7 +714,8 @@ export class TuiStore {
     if (this.consoleShows() === 'vga' && this._s.devices.some((d) => d.id === 'kbd')) {
       void this._do('keyboard', () => this._link.execute('keyboard-type', { text: raw.replace(/\r/g, '\n') }));
     } else {
-      void this._do('serial', () => this._link.execute('serial-write', { device: 'com1', data: Buffer.from(raw, 'utf8').toString('base64'), format: 'base64' }));
+      const device = /^com\d+$/.test(this._s.serialDevice) ? this._s.serialDevice : 'com1';
+      void this._do('serial', () => this._link.execute('serial-write', { device, data: Buffer.from(raw, 'utf8').toString('base64'), format: 'base64' }));
     }
   }
 
@@ -814,9 +841,19 @@ export class TuiStore {
         else this.togglePane(p.id);
         return;
       }
-      case 'console':
-        if (arg === 'serial' || arg === 'vga' || arg === 'auto') this.setConsoleMode(arg);
-        else this.log('err', 'console: serial, vga or auto');
+      case 'console': {
+        const [mode, dev] = arg.split(/\s+/);
+        if (mode === 'serial' || mode === 'vga' || mode === 'auto') this.setConsoleMode(mode);
+        else {
+          this.log('err', 'console: serial [DEVICE], vga or auto');
+          return;
+        }
+        if (mode === 'serial' && dev) {
+          this._serialChosen = true;
+          this._showSerial(dev);
+          this._changed();
+        }
+      }
         return;
       case 'cpu': {
         const n = parseNumber(arg);
