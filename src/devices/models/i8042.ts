@@ -595,10 +595,10 @@ export class I8042 implements DeviceModel {
     this._keyboardCommand(v);
   }
 
-  /** Loads the output buffer when it is empty and the refill delay has passed. */
-  private _fill(): void {
+  /** Loads the output buffer when it is empty and the refill delay has passed by `now`. */
+  private _fill(now: number): void {
     const s = this._s;
-    if (s.obFull || this._ctx.now() < s.refillAt) return;
+    if (s.obFull || now < s.refillAt) return;
     const ccb = s.ram[0];
     if (s.ctrlQueue.length) {
       const e = s.ctrlQueue.shift()!;
@@ -657,14 +657,19 @@ export class I8042 implements DeviceModel {
 
   /** Brings queues, output buffer, IRQ lines and the refill timer up to date. */
   private _sync(): void {
+    // One look at the clock for both decisions: "not time to refill yet" and "so set the
+    // timer". With two, a host that stalls between them (the daemon's clock is host time)
+    // saw the delay unexpired in _fill and expired here, and set no timer: the keyboard
+    // fell silent with bytes still queued.
+    const now = this._ctx.now();
     this._pump();
-    this._fill();
+    this._fill(now);
     const s = this._s;
     const ccb = s.ram[0];
     this._irq1.set(s.obFull && !s.obAux && (ccb & Ccb.INT) !== 0);
     this._irq12.set(s.obFull && s.obAux && (ccb & Ccb.INT2) !== 0);
     const waiting = s.ctrlQueue.length || s.kbdReplies.length || s.kbdQueue.length || s.auxQueue.length;
-    if (!s.obFull && waiting && s.refillAt > this._ctx.now()) this._timer.setAt(s.refillAt);
+    if (!s.obFull && waiting && s.refillAt > now) this._timer.setAt(s.refillAt);
     else this._timer.cancel();
   }
 
