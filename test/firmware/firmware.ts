@@ -62,18 +62,21 @@ export interface BootResult {
 }
 
 /**
- * Boots `drive` with SeaBIOS through `hvmon run`, COM1 on stdout, debugcon to a file and
+ * Boots `drive` with SeaBIOS through `hvmon run`, COM1 and debugcon to files and
  * isa-debug-exit at 0xf4, until the guest exits (or the timeout kills it).
  */
 export async function bootSeaBIOS(drive: string, o: { name: string; timeoutMs?: number; args?: string[] }): Promise<BootResult> {
   const dir = mkdtempSync(join(tmpdir(), 'hvmon-fw-'));
   const debugcon = join(dir, 'debugcon.log');
+  const com1 = join(dir, 'com1.log');
+  const text = (f: string): string => (existsSync(f) ? readFileSync(f, 'latin1') : '');
   const t0 = performance.now();
   const host = runHvmon([
     'run', '--bios', SEABIOS, '--drive', `file=${drive},snapshot=on`,
     '--device', `isa-debugcon,iobase=0x402,chardev=file:${debugcon}`,
     '--device', 'isa-debug-exit,iobase=0xf4,iosize=1',
-    '--serial', 'stdio', '--display', 'none', '--name', o.name, ...(o.args ?? []),
+    // Files, written synchronously by the device model: nothing is lost when the guest exits.
+    '--serial', `file:${com1}`, '--display', 'none', '--name', o.name, ...(o.args ?? []),
   ]);
   const ms: BootResult['ms'] = { bios: null, com1: null, exit: 0 };
   const deadline = t0 + (o.timeoutMs ?? BOOT_DEADLINE_MS);
@@ -82,18 +85,21 @@ export async function bootSeaBIOS(drive: string, o: { name: string; timeoutMs?: 
   while (!done) {
     const now = performance.now();
     if (ms.bios === null && existsSync(debugcon) && statSync(debugcon).size > 0) ms.bios = Math.round(now - t0);
-    if (ms.com1 === null && host.stdout().length > 0) ms.com1 = Math.round(now - t0);
-    if (now > deadline) {
+    if (ms.com1 === null && existsSync(com1) && statSync(com1).size > 0) ms.com1 = Math.round(now - t0);
+    // The console notes every stop that is not a pause (triple fault, CPU or device error)
+    // on stderr: the guest will not exit by itself after one.
+    const stopped = /\r\n\[hvmon\] (.+)\r\n/.exec(host.stderr());
+    if (stopped || now > deadline) {
       await host.kill();
-      const log = existsSync(debugcon) ? readFileSync(debugcon, 'latin1') : '';
-      throw new Error(`${o.name}: no exit within ${o.timeoutMs ?? BOOT_DEADLINE_MS} ms\n--- COM1 ---\n${host.stdout()}\n--- debugcon ---\n${log}\n--- stderr ---\n${host.stderr()}`);
+      const why = stopped ? `the VM stopped: ${stopped[1]}` : `no exit within ${o.timeoutMs ?? BOOT_DEADLINE_MS} ms`;
+      throw new Error(`${o.name}: ${why}\n--- COM1 ---\n${text(com1)}\n--- debugcon ---\n${text(debugcon)}\n--- stderr ---\n${host.stderr()}`);
     }
     await new Promise((r) => setTimeout(r, 20));
   }
   const status = await host.exited;
   ms.exit = Math.round(performance.now() - t0);
-  ms.com1 ??= host.stdout().length > 0 ? ms.exit : null;
-  return { status, com1: host.stdout(), debugcon: existsSync(debugcon) ? readFileSync(debugcon, 'latin1') : '', ms };
+  ms.com1 ??= text(com1).length > 0 ? ms.exit : null;
+  return { status, com1: text(com1), debugcon: text(debugcon), ms };
 }
 
 /** One line for the test log: how long the boot took. */

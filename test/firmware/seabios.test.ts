@@ -47,6 +47,12 @@ async function bootInProcess(vgaRom?: null): Promise<{ m: Machine; com1: () => s
       clearTimeout(t);
       resolve(s);
     });
+    // A triple fault or an internal error: the guest will not exit by itself.
+    m.on('stop', (info) => {
+      if (info.reason === 'pause') return;
+      clearTimeout(t);
+      reject(new Error(`the VM stopped: ${info.text}\n--- COM1 ---\n${out.com1}\n--- debugcon ---\n${out.debugcon0}`));
+    });
   });
   expect(status).toBe(33);
   // Output is batched per event-loop turn in the daemon: let the last batch arrive.
