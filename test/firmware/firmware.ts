@@ -32,7 +32,7 @@ const PACKAGE_FILES: Record<string, string> = {
 };
 
 export function missingPackages(packages: string[]): string[] {
-  return packages.filter((p) => !existsSync(PACKAGE_FILES[p]));
+  return packages.filter((p) => !PACKAGE_FILES[p] || !existsSync(PACKAGE_FILES[p]));
 }
 
 /**
