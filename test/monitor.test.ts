@@ -244,6 +244,24 @@ describe('machine commands over QMP', () => {
     await stopped();
   });
 
+  it('replays recent serial output to a late subscriber, and streams traps in batches', async () => {
+    const late = await QmpClient.connect(host.socket('mon'));
+    const first = late.waitEvent('SERIAL_OUTPUT');
+    await late.execute('subscribe', { events: ['SERIAL_OUTPUT'], history: true });
+    const h = await first;
+    expect(h.data).toMatchObject({ device: 'com1', history: true });
+    expect(String(h.data?.data)).toContain('montest ready');
+    expect(await late.execute('serial-history', { device: 'com1', bytes: 5 })).toMatchObject({ device: 'com1' });
+    const traps = late.waitEvent('TRAP');
+    await late.execute('subscribe', { events: ['TRAP'] });
+    await c.execute('cont');
+    const t = (await traps).data as { traps: TrapView[]; dropped: number };
+    expect(t.traps.length).toBeGreaterThan(0);
+    expect(t.traps.some((x) => x.device === 'com1')).toBe(true);
+    late.close();
+    await stopped();
+  });
+
   it('resets the system, with a RESET event', async () => {
     await stopped();
     const reset = c.waitEvent('RESET');

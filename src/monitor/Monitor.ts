@@ -13,6 +13,8 @@ import type { StreamEvent } from './protocol.js';
 
 /** Bytes of recent output kept per character device. */
 export const SCROLLBACK = 64 * 1024;
+/** Traps per TRAP event at most (a busy guest traps millions of times a second). */
+const TRAP_BATCH = 256;
 
 export class CommandError extends HvmonError {
   constructor(
@@ -32,6 +34,8 @@ export interface MonitorEvent {
 export class Session {
   readonly subscriptions = new Set<StreamEvent>();
   cpu = 0;
+  /** Where events for this session only go (the connection sets it). */
+  deliver: ((e: MonitorEvent) => void) | null = null;
   constructor(
     readonly monitor: Monitor,
     readonly name: string,
@@ -127,6 +131,34 @@ export class Monitor extends EventEmitter<{ event: [MonitorEvent] }> {
     }
   }
 
+  /** TRAP is a stream too: the trap log is read in batches only while someone listens. */
+  private _trapTimer: NodeJS.Timeout | null = null;
+  private _trapSubscribers = 0;
+  private _trapSeen = 0;
+
+  trapSubscribe(delta: 1 | -1): void {
+    this._trapSubscribers += delta;
+    if (this._trapSubscribers > 0 && !this._trapTimer) {
+      this._trapSeen = this.machine.trapLog.total;
+      this._trapTimer = setInterval(() => this._pollTraps(), 100);
+      this._trapTimer.unref();
+    } else if (this._trapSubscribers <= 0 && this._trapTimer) {
+      clearInterval(this._trapTimer);
+      this._trapTimer = null;
+    }
+  }
+
+  private _pollTraps(): void {
+    const total = this.machine.trapLog.total;
+    const fresh = total - this._trapSeen;
+    if (fresh <= 0) return;
+    this._trapSeen = total;
+    const shown = Math.min(fresh, TRAP_BATCH);
+    void import('./commands.js').then(({ trapLog }) => {
+      this.emitEvent('TRAP', { traps: trapLog(this, { count: shown }), dropped: fresh - shown });
+    });
+  }
+
   /** VGA_UPDATE is a stream: the screen is polled only while someone listens. */
   vgaSubscribe(delta: 1 | -1): void {
     this._vgaSubscribers += delta;
@@ -171,9 +203,16 @@ export class Monitor extends EventEmitter<{ event: [MonitorEvent] }> {
     return { cols: s.cols, rows: s.rows, text: s.text, attrs, cursor: { x: s.cursor.x, y: s.cursor.y, visible: s.cursor.visible }, generation: s.generation };
   }
 
+  /** Every device that has sent something, with its scrollback. */
+  scrollbacks(): [string, Buffer][] {
+    return [...this._scrollback.entries()];
+  }
+
   close(): void {
     if (this._vgaTimer) clearInterval(this._vgaTimer);
+    if (this._trapTimer) clearInterval(this._trapTimer);
     this._vgaTimer = null;
+    this._trapTimer = null;
   }
 }
 

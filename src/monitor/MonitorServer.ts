@@ -58,6 +58,7 @@ class Connection {
     name: string,
   ) {
     this.session = new Session(monitor, name);
+    this.session.deliver = (e) => this._send({ event: e.event, data: e.data, timestamp: timestamp() });
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => this._data(d));
     socket.on('error', () => this.close());
@@ -74,6 +75,7 @@ class Connection {
     this._closed = true;
     this.monitor.off('event', this._onEvent);
     if (this.session.subscriptions.has('VGA_UPDATE')) this.monitor.vgaSubscribe(-1);
+    if (this.session.subscriptions.has('TRAP')) this.monitor.trapSubscribe(-1);
     this.socket.destroy();
   }
 

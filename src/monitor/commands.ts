@@ -445,17 +445,28 @@ def('keyboard-type', 'Type text on the PS/2 keyboard (make and break codes, with
   return {};
 });
 
-def('subscribe', 'Receive stream events on this connection (SERIAL_OUTPUT, VGA_UPDATE).', {
+def('subscribe', 'Receive stream events on this connection (SERIAL_OUTPUT, VGA_UPDATE, TRAP).', {
   events: { type: 'str[]', help: 'event names' },
   unsubscribe: { type: 'bool', optional: true, help: 'stop receiving them instead' },
+  history: { type: 'bool', optional: true, help: 'SERIAL_OUTPUT: first replay what each device sent recently (history: true in the event), with no gap or overlap' },
 }, async (m, a, s) => {
   for (const e of a.events as string[]) {
     if (!(STREAM_EVENTS as readonly string[]).includes(e)) throw new CommandError(`'${e}' is not a stream event (${STREAM_EVENTS.join(', ')})`);
+  }
+  for (const e of a.events as string[]) {
     const ev = e as (typeof STREAM_EVENTS)[number];
     const had = s.subscriptions.has(ev);
     if (a.unsubscribe) s.subscriptions.delete(ev);
     else s.subscriptions.add(ev);
-    if (ev === 'VGA_UPDATE' && had !== s.subscriptions.has(ev)) m.vgaSubscribe(a.unsubscribe ? -1 : 1);
+    if (had === s.subscriptions.has(ev)) continue;
+    if (ev === 'VGA_UPDATE') m.vgaSubscribe(a.unsubscribe ? -1 : 1);
+    if (ev === 'TRAP') m.trapSubscribe(a.unsubscribe ? -1 : 1);
+    // The replay goes out in the same turn as the subscription, before any later output.
+    if (ev === 'SERIAL_OUTPUT' && a.history && !a.unsubscribe) {
+      for (const [device, data] of m.scrollbacks()) {
+        s.deliver?.({ event: 'SERIAL_OUTPUT', data: { device, data: data.toString('latin1'), history: true } });
+      }
+    }
   }
   return { subscribed: [...s.subscriptions] };
 });

@@ -223,7 +223,8 @@ export class TuiStore {
       this._set({ connected: false, running: false, status: 'shutdown' });
       this.log('event', '[the VM host has gone]');
     });
-    await this._link.execute('subscribe', { events: ['SERIAL_OUTPUT', 'VGA_UPDATE'] });
+    // history: what the guest printed before we came (hvmon attach) arrives first, without gaps.
+    await this._link.execute('subscribe', { events: ['SERIAL_OUTPUT', 'VGA_UPDATE'], history: true });
   }
 
   private _attached = false;
