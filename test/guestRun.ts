@@ -57,13 +57,16 @@ export interface GuestRun {
   keys(text: string): Promise<void>;
   /** The VGA text screen, one string per row, trailing blanks removed. */
   screen(): Promise<string[]>;
+  /** What to show when the guest does not do what the test waits for: stderr, CPU state. */
+  diagnose(): Promise<string>;
   stop(): Promise<void>;
 }
 
 const crlf = (s: string): string => s.replace(/\r\n/g, '\n');
 
 function waiter(out: () => string, done: () => boolean, who: string) {
-  return (what: string | RegExp, timeoutMs = 30_000): Promise<void> =>
+  // Generous: on a loaded two-CPU host a full test run starts dozens of VM hosts at once.
+  return (what: string | RegExp, timeoutMs = 90_000): Promise<void> =>
     new Promise((resolve, reject) => {
       const t0 = Date.now();
       const tick = (): void => {
@@ -108,6 +111,18 @@ export function startHvmon(o: GuestOptions): GuestRun {
     serial: async (text) => void (await (await monitor()).execute('serial-write', { data: text })),
     keys: (text) => unlessEnded(host.exited, async () => void (await (await monitor()).execute('keyboard-type', { text }))),
     screen: async () => (await (await monitor()).execute<VgaScreenView>('vga-screen')).text.map((r) => r.trimEnd()),
+    diagnose: async () => {
+      let state = '';
+      if (!exited) {
+        try {
+          const c = await monitor();
+          for (const cmd of ['info status', 'info cpus', 'info ioreq']) state += `(hvmon) ${cmd}\n${await c.hmp(cmd)}\n`;
+        } catch (e) {
+          state = `(the monitor did not answer: ${(e as Error).message})\n`;
+        }
+      }
+      return `--- hvmon stderr ---\n${host.stderr()}\n${state}`;
+    },
     stop: async () => {
       if (qmp) (await qmp.catch(() => null))?.close();
       await host.kill();
@@ -172,6 +187,7 @@ export function startQemu(o: GuestOptions): GuestRun {
         await c.execute('send-key', { keys: qcodes(ch).map((k) => ({ type: 'qcode', data: k })), 'hold-time': 20 });
       }
     }),
+    diagnose: async () => `--- qemu stderr ---\n${err}`,
     screen: async () => {
       const file = join(dir, 'vram.bin');
       await (await monitor()).execute('pmemsave', { val: 0xb8000, size: 80 * 25 * 2, filename: file });

@@ -45,14 +45,16 @@ function both(o: Parameters<typeof startGuest>[1] | ((e: 'hvmon' | 'qemu') => Pa
   });
 }
 
-async function finish(g: GuestRun, timeoutMs = 50_000): Promise<number | null> {
+// Timeouts are generous: a full `npm test` on a two-CPU machine starts dozens of VM hosts at
+// once, and a host can take tens of seconds to come up. They only cost time when a test fails.
+async function finish(g: GuestRun, timeoutMs = 120_000): Promise<number | null> {
   const t = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs));
   const status = await Promise.race([g.exited, t]);
-  if (status === 'timeout') throw new Error(`${g.emulator}: the guest did not end within ${timeoutMs} ms; COM1:\n${g.out()}`);
+  if (status === 'timeout') throw new Error(`${g.emulator}: the guest did not end within ${timeoutMs} ms; COM1:\n${g.out()}\n${await g.diagnose()}`);
   return status;
 }
 
-describe('demo guests, under hvmon and QEMU', () => {
+describe('demo guests, under hvmon and QEMU', { timeout: 300_000 }, () => {
   it('hello: greets on COM1 and ends through isa-debug-exit', async () => {
     for (const g of both({ image: img('hello'), snapshot: true })) {
       expect(await finish(g), g.emulator).toBe(1);
@@ -194,7 +196,7 @@ describe('demo guests, under hvmon and QEMU', () => {
       // The banner says the guest is running; two seconds later COM1 has still said nothing.
       const t0 = Date.now();
       while ((await g.screen())[0] !== 'buggy-uart: sending a greeting on COM1...') {
-        if (Date.now() - t0 > 30_000) throw new Error(`${g.emulator}: no banner on the screen`);
+        if (Date.now() - t0 > 120_000) throw new Error(`${g.emulator}: no banner on the screen\n${await g.diagnose()}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       await new Promise((r) => setTimeout(r, 2000));
@@ -203,7 +205,7 @@ describe('demo guests, under hvmon and QEMU', () => {
   });
 });
 
-describe('the net guest: two VMs on a wire ping each other', () => {
+describe('the net guest: two VMs on a wire ping each other', { timeout: 300_000 }, () => {
   const expected = (me: string, peer: string): string => {
     const ip = (mac: string): string => `10.0.2.${parseInt(mac.slice(-2), 16)}`;
     return [
@@ -223,16 +225,16 @@ describe('the net guest: two VMs on a wire ping each other', () => {
     const a = startGuest(ea, { image: img('net'), snapshot: true, net: { listen: pa, peer: pb, mac: A } });
     const b = startGuest(eb, { image: img('net'), snapshot: true, net: { listen: pb, peer: pa, mac: B } });
     running.push(a, b);
-    const [sa, sb] = await Promise.all([finish(a, 90_000), finish(b, 90_000)]);
+    const [sa, sb] = await Promise.all([finish(a), finish(b)]);
     expect([sa, sb], `${ea} and ${eb}:\n${a.out()}\n${b.out()}`).toEqual([1, 1]);
     expect(a.out(), `${ea} (A)`).toBe(expected(A, B));
     expect(b.out(), `${eb} (B)`).toBe(expected(B, A));
   }
 
   // One pair at a time: on a loaded host, six emulators at once starve each other.
-  it('two hvmon VMs on the UDP hub', { timeout: 120_000 }, () => pair('hvmon', 'hvmon'));
-  it.skipIf(!qemu)('two QEMU VMs on -netdev dgram print the same', { timeout: 120_000 }, () => pair('qemu', 'qemu'));
-  it.skipIf(!qemu)('hvmon and QEMU on one wire: the hub speaks -netdev dgram', { timeout: 120_000 }, () => pair('hvmon', 'qemu'));
+  it('two hvmon VMs on the UDP hub', () => pair('hvmon', 'hvmon'));
+  it.skipIf(!qemu)('two QEMU VMs on -netdev dgram print the same', () => pair('qemu', 'qemu'));
+  it.skipIf(!qemu)('hvmon and QEMU on one wire: the hub speaks -netdev dgram', () => pair('hvmon', 'qemu'));
 });
 
 describe.skipIf(!haveNasm())('the committed guest images', () => {
