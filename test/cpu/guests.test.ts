@@ -1,5 +1,7 @@
 // The NASM guests under hvmon's interpreter, checked against their committed expected
-// serial output (recorded from QEMU), and against QEMU itself when it is installed.
+// serial output (recorded from QEMU), and against QEMU itself when it is installed. Each runs
+// three ways: as a VM runs (blocks compiled once hot), with every block compiled at its first
+// execution (so nearly everything goes through the block compiler), and interpreter only.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -26,6 +28,17 @@ describe('CPU guests', () => {
       const r = runGuest(bin);
       expect(r.end).toBe('exit');
       expect(r.serial).toBe(expected);
+    });
+
+    it(`${g}: the same with every block compiled at once, and with the interpreter alone`, () => {
+      const jit = runGuest(bin, undefined, { threshold: 1 });
+      expect(jit.end).toBe('exit');
+      expect(jit.serial).toBe(expected);
+      const interp = runGuest(bin, undefined, false);
+      expect(interp.end).toBe('exit');
+      expect(interp.serial).toBe(expected);
+      // Retired instructions are counted the same way on both paths.
+      expect(jit.instructions).toBe(interp.instructions);
     });
 
     it.skipIf(!qemu)(`${g}: QEMU still prints the committed output`, () => {

@@ -6,6 +6,7 @@ import { DebugTables } from '../../src/core/debug/DebugTables.js';
 import { ExitReason, IoDir } from '../../src/core/vcpu/VcpuBackend.js';
 import { GuestMemory } from '../../src/core/memory/GuestMemory.js';
 import { InterpVcpu } from '../../src/core/vcpu/interp/InterpVcpu.js';
+import type { JitOptions } from '../../src/core/vcpu/interp/jit.js';
 import { readFileSync } from 'node:fs';
 
 
@@ -62,13 +63,13 @@ export interface GuestResult {
  * 0xFFFF0000), with 640 KiB of RAM, answering the guest's port I/O itself: COM1 LSR reads
  * 0x60 (transmitter empty), THR writes are collected, a write to 0xF4 ends the run.
  */
-export function runGuest(rom: Uint8Array | string, maxInstructions = 50_000_000): GuestResult {
+export function runGuest(rom: Uint8Array | string, maxInstructions = 50_000_000, jit: JitOptions | false = {}): GuestResult {
   const image = typeof rom === 'string' ? new Uint8Array(readFileSync(rom)) : rom;
   const mem = GuestMemory.create(0xa0000, [{ name: 'bios', data: image }]);
   mem.mapRam(0, 0xa0000);
   mem.mapRom('bios', 0xf0000, 0x10000);
   mem.mapRom('bios', 0xffff0000, 0x10000);
-  const cpu = new InterpVcpu(mem, new Int32Array(new SharedArrayBuffer(4)), new DebugTables());
+  const cpu = new InterpVcpu(mem, new Int32Array(new SharedArrayBuffer(4)), new DebugTables(), { jit });
   cpu.reset();
   const x = cpu.exit;
   let serial = '';

@@ -1,7 +1,9 @@
-// `npm run cpu-tests -- [DIR] [--only XX] [--limit N] [--386] [-v]`: runs the SingleStepTests 80286
-// real-mode suite (MOO files) against the interpreter, prints a per-opcode table, and ends
-// with the line `N passed, M failed`. Exit status 1 when anything failed. --386 turns off the
-// interpreter's 286 profile (see MooRig) to show plain 386 behaviour on the same tests.
+// `npm run cpu-tests -- [DIR] [--only XX] [--limit N] [--386] [--jit|--interp] [-v]`: runs the
+// SingleStepTests 80286 real-mode suite (MOO files) against the interpreter, prints a per-opcode
+// table, and ends with the line `N passed, M failed`. Exit status 1 when anything failed. --386
+// turns off the interpreter's 286 profile (see MooRig) to show plain 386 behaviour on the same
+// tests. --jit compiles every block at its first execution, so each test's instruction runs
+// through the block compiler wherever it takes it; --interp turns the compiler off.
 
 import { DEFAULT_MOO_DIR, MooRig, mooFiles, readRevocations, runMooFile, type FileSummary } from './moo.js';
 
@@ -11,19 +13,24 @@ function main(argv: string[]): number {
   let limit = Infinity;
   let verbose = false;
   let compat286 = true;
+  let jit: { threshold: number } | false | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--only') only = argv[++i].toUpperCase();
     else if (a === '--limit') limit = Number(argv[++i]);
     else if (a === '-v' || a === '--verbose') verbose = true;
     else if (a === '--386') compat286 = false;
+    else if (a === '--jit') jit = { threshold: 1 };
+    else if (a === '--interp') jit = false;
     else if (a.startsWith('-')) {
       console.error(`unknown option ${a}`);
       return 2;
     } else dir = a;
   }
   const revoked = readRevocations(dir);
-  const rig = new MooRig(compat286);
+  const rig = new MooRig(compat286, jit ?? {});
+  if (jit) console.log('block compiler: every block compiled at its first execution');
+  if (jit === false) console.log('block compiler: off');
   console.log(compat286
     ? 'profile: compat286 (LOCK anywhere, no IOPL/NT in real mode, as on the 80286 that recorded the suite)'
     : 'profile: plain 386');

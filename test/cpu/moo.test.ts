@@ -9,8 +9,11 @@ import { DEFAULT_MOO_DIR, MooRig, mooFiles, readRevocations, runMooFile } from '
 const PER_FILE = 12;
 
 describe.skipIf(!existsSync(DEFAULT_MOO_DIR))('SingleStepTests 80286 (slice)', () => {
-  it(`the first ${PER_FILE} tests of every opcode pass, or fail only for a known 286-vs-386 reason`, () => {
-    const rig = new MooRig();
+  it.each([
+    ['blocks compiled once hot', {}],
+    ['every block compiled at its first execution', { threshold: 1 }],
+  ] as const)(`the first ${PER_FILE} tests of every opcode pass, or fail only for a known 286-vs-386 reason (%s)`, (_name, jit) => {
+    const rig = new MooRig(true, jit);
     const revoked = readRevocations(DEFAULT_MOO_DIR);
     let passed = 0;
     const unexplained: string[] = [];

@@ -11,6 +11,7 @@ import { GuestMemory } from '../../src/core/memory/GuestMemory.js';
 import type { CpuState, SegmentCache } from '../../src/core/vcpu/CpuState.js';
 import { ExitReason, IoDir } from '../../src/core/vcpu/VcpuBackend.js';
 import { InterpVcpu } from '../../src/core/vcpu/interp/InterpVcpu.js';
+import type { JitOptions } from '../../src/core/vcpu/interp/jit.js';
 
 export const DEFAULT_MOO_DIR = new URL('../../../shared/testdata/sst80286', import.meta.url).pathname;
 
@@ -173,15 +174,21 @@ export class MooRig {
    * @param compat286 the interpreter's 286 profile (LOCK accepted anywhere, no IOPL/NT in
    * real mode), as the suite was recorded on a 286; false runs plain 386 semantics.
    */
-  constructor(compat286 = true) {
+  /**
+   * ...and `jit`: the block compiler's options; { threshold: 1 } runs every test's instruction
+   * through a compiled block wherever the compiler takes it.
+   */
+  constructor(compat286 = true, jit: JitOptions | false = {}) {
     this.mem.mapRam(0, RAM_SIZE);
-    this.cpu = new InterpVcpu(this.mem, new Int32Array(new SharedArrayBuffer(4)), new DebugTables(), { compat286 });
+    this.cpu = new InterpVcpu(this.mem, new Int32Array(new SharedArrayBuffer(4)), new DebugTables(), { compat286, jit });
   }
 
   run(t: MooTest): MooResult {
     const mem = this.mem;
     mem.u8.fill(0);
     for (const [a, v] of t.init.ram) if (a < RAM_SIZE) mem.u8[a] = v;
+    // The bytes changed behind the CPU: drop compiled blocks (and the TLB).
+    this.cpu.flushTlb();
     const r = t.init.regs;
     const seg = (sel: number, attr = 0x93): SegmentCache => ({ selector: sel, base: sel << 4, limit: 0xffff, attr });
     const st: CpuState = {

@@ -23,6 +23,11 @@ export const enum MemCtl {
   A20 = 0,
   /** Bumped after any change to the page map or A20; a CPU flushes its TLB when it moves. */
   GENERATION = 1,
+  /**
+   * Bumped when write() (DMA, the monitor) lands on a page a CPU compiled code from (see
+   * `code`): the CPUs drop that page's compiled blocks before they run any of them again.
+   */
+  CODE_WRITES = 2,
   SIZE = 4,
 }
 
@@ -44,6 +49,8 @@ export interface SharedMemoryDesc {
    * PCI/ISA side rather than RAM (the ROM the machine placed there: host offset, or -1).
    */
   romLayer: SharedArrayBuffer;
+  /** One byte per 4 KiB page of `buffer`: see GuestMemory.code. (Older descriptors lack it.) */
+  code?: SharedArrayBuffer;
   ramSize: number;
   roms: RomImage[];
 }
@@ -69,8 +76,16 @@ export class GuestMemory {
   readonly writeMap: Int32Array;
   readonly ctl: Int32Array;
   readonly romLayer: Int32Array;
+  /**
+   * Per 4 KiB page of the buffer (host page, not guest page): 0, or 1 when a CPU has compiled
+   * guest code from it (the interpreter's block compiler sets it before it reads the bytes),
+   * or 2 when write() has since changed it. The CPU's own stores are tracked by its TLB.
+   */
+  readonly code: Uint8Array;
 
   private constructor(readonly desc: SharedMemoryDesc) {
+    desc.code ??= new SharedArrayBuffer(Math.ceil(desc.buffer.byteLength / PAGE_SIZE));
+    this.code = new Uint8Array(desc.code);
     this.u8 = new Uint8Array(desc.buffer);
     this.readMap = new Int32Array(desc.readMap);
     this.writeMap = new Int32Array(desc.writeMap);
@@ -100,6 +115,7 @@ export class GuestMemory {
       writeMap: new SharedArrayBuffer(PAGES * 4),
       ctl: new SharedArrayBuffer(MemCtl.SIZE * 4),
       romLayer: new SharedArrayBuffer(LOW_PAGES * 4),
+      code: new SharedArrayBuffer(Math.ceil(total / PAGE_SIZE)),
       ramSize,
       roms: images,
     });
@@ -248,6 +264,13 @@ export class GuestMemory {
       if (h >= 0) {
         this.u8.set(from.subarray(i, i + chunk), h);
         done += chunk;
+        // The bytes are in place before the mark, and the compare-exchange is also the fence
+        // that keeps the look at the mark from passing the copy (a plain load could, and miss
+        // a CPU that marked the page and read the old bytes meanwhile): a CPU that compiled
+        // from this page sees 2 and recompiles from the new bytes.
+        if (Atomics.compareExchange(this.code, h >>> PAGE_SHIFT, 1, 2) === 1) {
+          Atomics.add(this.ctl, MemCtl.CODE_WRITES, 1);
+        }
       }
       i += chunk;
     }

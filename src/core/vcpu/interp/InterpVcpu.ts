@@ -86,8 +86,10 @@ export class InterpVcpu implements VcpuBackend {
     return this.cpu.icount;
   }
 
+  /** Drops cached translations and every compiled block (guest memory changed behind the CPU). */
   flushTlb(): void {
     this.cpu.flushTlb();
+    this.cpu.jit?.invalidateAll();
   }
 
   reset(): void {

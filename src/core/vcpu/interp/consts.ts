@@ -85,10 +85,12 @@ export const enum Tlb {
   /** Set in every entry: a check mask with this bit sends every access to the slow path
    * (alignment checking at CPL 3). */
   ALWAYS = 64,
+  /** The page holds compiled code: writes take the slow path, which invalidates (jit.ts). */
+  CODE = 128,
   RCHK_SUP = VALID | SLOWR,
   RCHK_USER = VALID | SLOWR | NOUSER,
-  WCHK_SUP = VALID | NOWS,
-  WCHK_USER = VALID | NOWU | NOUSER,
+  WCHK_SUP = VALID | NOWS | CODE,
+  WCHK_USER = VALID | NOWU | NOUSER | CODE,
 }
 
 export const enum Cr0Bit {

@@ -35,6 +35,7 @@ import type { ExitReason, IoDir } from '../VcpuBackend.js';
 import { CPU_SIGNATURE } from './consts.js';
 import * as sys from './system.js';
 import { step as execStep } from './exec.js';
+import { DEAD_BLOCK, Jit, type JitOptions } from './jit.js';
 
 // ---- Local copies of consts.ts's enums ----
 // esbuild (behind tsx and vitest) inlines a const enum only inside the file that declares it;
@@ -116,10 +117,12 @@ export const enum Tlb {
   /** Set in every entry: a check mask with this bit sends every access to the slow path
    * (alignment checking at CPL 3). */
   ALWAYS = 64,
+  /** The page holds compiled code: writes take the slow path, which invalidates (jit.ts). */
+  CODE = 128,
   RCHK_SUP = VALID | SLOWR,
   RCHK_USER = VALID | SLOWR | NOUSER,
-  WCHK_SUP = VALID | NOWS,
-  WCHK_USER = VALID | NOWU | NOUSER,
+  WCHK_SUP = VALID | NOWS | CODE,
+  WCHK_USER = VALID | NOWU | NOUSER | CODE,
 }
 export const enum Cr0Bit {
   PE = 0x1, MP = 0x2, EM = 0x4, TS = 0x8, ET = 0x10, NE = 0x20, WP = 0x10000, AM = 0x40000,
@@ -179,6 +182,8 @@ export interface CpuOptions {
    * through `baseMsr`.
    */
   apic?: { id: number; baseMsr: { read(): number; write(value: number): void } };
+  /** The block compiler (jit.ts): its options, or false to only interpret. On by default. */
+  jit?: JitOptions | false;
 }
 
 export class Cpu {
@@ -341,6 +346,14 @@ export class Cpu {
   readonly compat286: boolean;
   /** The local APIC's face to the CPU (CPUID, IA32_APIC_BASE), or null without one. */
   readonly apic: CpuOptions['apic'] | null;
+  /** The block compiler shared by the CPUs of this memory, or null when only interpreting. */
+  readonly jit: Jit | null;
+  /** Jit.pageCode (per host page: compiled code there), or an empty array without a Jit. */
+  private readonly _codePage: Uint8Array;
+  /** Instructions a compiled block retired before the instruction that threw. */
+  jitRetired = 0;
+  /** TLB bits that keep instruction fetch off a compiled block (MMIO, watched, user/supervisor). */
+  private _xchk = Tlb.VALID | Tlb.SLOWR as number;
 
   constructor(
     readonly mem: GuestMemory,
@@ -359,6 +372,8 @@ export class Cpu {
     this.compat286 = opts.compat286 ?? false;
     this.apic = opts.apic ?? null;
     this.lockUd = !this.compat286;
+    this.jit = opts.jit === false ? null : Jit.for(mem, this, opts.jit);
+    this._codePage = this.jit?.pageCode ?? new Uint8Array(0);
     this.reset();
   }
 
@@ -429,6 +444,7 @@ export class Cpu {
     const slowAll = this.alignCheck ? Tlb.ALWAYS : 0;
     this.rchk = (this.user ? Tlb.RCHK_USER : Tlb.RCHK_SUP) | slowAll;
     this.wchk = (this.user ? Tlb.WCHK_USER : Tlb.WCHK_SUP) | slowAll;
+    this._xchk = Tlb.VALID | Tlb.SLOWR | (this.user ? Tlb.NOUSER : 0);
     this.fHi = -1;
   }
 
@@ -797,6 +813,17 @@ export class Cpu {
 
   wrLinSlow(lin: number, size: number, v: number, user: boolean): void {
     if (this.alignCheck && user && (lin & (size - 1)) !== 0) this.fault(Vec.AC, 0);
+    const e = this.tlb[lin >>> 12];
+    if ((e & Tlb.CODE) !== 0 && (e & ((user ? Tlb.WCHK_USER : Tlb.WCHK_SUP) & ~Tlb.CODE)) === Tlb.VALID && (lin & 4095) + size <= 4096) {
+      // Plain RAM that holds compiled code: drop the blocks the write overlaps, then write.
+      const a = (e & -4096) + (lin & 4095);
+      this.jit!.written(this, a, size);
+      const u8 = this.u8;
+      u8[a] = v;
+      if (size > 1) u8[a + 1] = v >> 8;
+      if (size > 2) { u8[a + 2] = v >> 16; u8[a + 3] = v >> 24; }
+      return;
+    }
     if ((lin & 4095) + size > 4096) {
       this.fill(lin, true, user);
       this.fill((lin + size - 1) & ~4095, true, user);
@@ -827,6 +854,7 @@ export class Cpu {
     const h = this.writeMap[phys >>> 12];
     if (h >= 0) {
       const a = h + (phys & 4095);
+      if (this._codePage[h >>> 12] === 1) this.jit!.written(this, a, size);
       const u8 = this.u8;
       u8[a] = v;
       if (size > 1) u8[a + 1] = v >> 8;
@@ -851,6 +879,7 @@ export class Cpu {
     const h = this.writeMap[phys >>> 12];
     if (h < 0) return;
     const a = h + (phys & 4095);
+    if (this._codePage[h >>> 12] === 1) this.jit!.written(this, a, 4);
     const u8 = this.u8;
     u8[a] = v; u8[a + 1] = v >> 8; u8[a + 2] = v >> 16; u8[a + 3] = v >> 24;
   }
@@ -930,6 +959,7 @@ export class Cpu {
       if (wh >= 0) host = wh;
       else { host = 0; flags |= Tlb.NOWU | Tlb.NOWS; }
     }
+    if (this._codePage[host >>> 12] === 1) flags |= Tlb.CODE;
     if ((this.watchArmed && (this.dbg.watchOnPage(WatchSpace.LINEAR, page) || this.dbg.watchOnPage(WatchSpace.PHYS, pp))) ||
       (this.hwDataArmed && this._hwOnPage(page))) {
       flags |= Tlb.SLOWR | Tlb.NOWU | Tlb.NOWS;
@@ -955,6 +985,20 @@ export class Cpu {
     this._tlbBig = false;
     this.fHi = -1;
     this.a20mask = this.ctl[MemCtl.A20] !== 0 ? -1 : ~0x100000;
+  }
+
+  /** Host page `hp` now holds compiled code: writes through the TLB to it must take the slow path. */
+  protectCodePage(hp: number): void {
+    if (this._tlbN > TLB_LIST_MAX) {
+      this.flushTlb();
+      return;
+    }
+    const list = this._tlbList;
+    const tlb = this.tlb;
+    for (let i = 0; i < this._tlbN; i++) {
+      const e = tlb[list[i]];
+      if (e !== 0 && (e >>> 12) === hp) tlb[list[i]] = e | Tlb.CODE;
+    }
   }
 
   invlpg(lin: number): void {
@@ -1985,18 +2029,22 @@ export class Cpu {
     this.slow = true;
     let left = budget;
     let tick = KICK_INTERVAL;
+    const jit = this.jit;
     for (;;) {
       try {
         while (left > 0) {
+          let n = 1;
           if (this.slow) {
             const r = this._slowStep();
             if (r !== Xr.NONE) return r;
+          } else if (jit !== null) {
+            n = this._jitStep(jit, left < tick ? left : tick);
           } else {
             step(this);
             this.icount++;
           }
-          left--;
-          if (--tick === 0) {
+          left -= n;
+          if ((tick -= n) <= 0) {
             tick = KICK_INTERVAL;
             if (Atomics.load(this.kick, 0) !== 0) {
               Atomics.store(this.kick, 0, 0);
@@ -2007,11 +2055,40 @@ export class Cpu {
         }
         return this._exit(Xr.INTR);
       } catch (e) {
+        // A block that threw retired jitRetired instructions before the one that did.
+        left -= this.jitRetired;
+        tick -= this.jitRetired;
+        this.jitRetired = 0;
         const r = this._onThrow(e);
         if (r !== Xr.NONE) return r;
         left--;
       }
     }
+  }
+
+  /**
+   * One turn of the fast path with the block compiler: the compiled block at CS:EIP if there
+   * is one that fits the budget (compiling it once its entry is hot), else one interpreted
+   * instruction. Returns the instructions retired.
+   */
+  private _jitStep(jit: Jit, budget: number): number {
+    jit.checkShared();
+    const eip = this.eip;
+    const lin = (this.segBase[Seg.CS] + eip) | 0;
+    const e = this.tlb[lin >>> 12];
+    if ((e & this._xchk) === Tlb.VALID) {
+      const host = (e & -4096) | (lin & 4095);
+      const i = Jit.slot(host);
+      let b = jit.cache[i];
+      if (b.host !== host || b.eip !== eip || b.key !== ((this.cs32 ? 1 : 0) | (this.ss32 ? 2 : 0))) {
+        b = ++jit.hot[i] >= jit.threshold ? jit.compile(this, host, eip, i) : DEAD_BLOCK;
+      }
+      const fn = b.fn;
+      if (fn !== null && b.n <= budget && b.lim <= this.segLim[Seg.CS]) return fn(this, budget);
+    }
+    step(this);
+    this.icount++;
+    return 1;
   }
 
   /** Picks up changes made by other threads: the memory map / A20, the debug tables. */

@@ -11,6 +11,14 @@ import { GuestMemory } from '../../../memory/GuestMemory.js';
 import type { CpuState, SegmentCache } from '../../CpuState.js';
 import { ExitReason, IoDir } from '../../VcpuBackend.js';
 import { InterpVcpu } from '../InterpVcpu.js';
+import type { JitOptions } from '../jit.js';
+
+/** HVMON_JIT_THRESHOLD=N compiles blocks after N executions (0: interpreter only). */
+export function envJit(): JitOptions | false {
+  const t = process.env.HVMON_JIT_THRESHOLD;
+  if (t === undefined || t === '') return {};
+  return Number(t) === 0 ? false : { threshold: Number(t) };
+}
 
 export function haveNasm(): boolean {
   try {
@@ -71,9 +79,13 @@ export class Rig {
   /** Port I/O exits seen by the run helpers (a batched REP INS/OUTS is one). */
   ioExits = 0;
 
-  constructor() {
+  /**
+   * @param jit the block compiler's options (default: HVMON_JIT_THRESHOLD from the environment,
+   * so that the whole suite can be run with every block compiled at its first execution).
+   */
+  constructor(jit: JitOptions | false = envJit()) {
     this.mem.mapRam(0, RAM);
-    this.cpu = new InterpVcpu(this.mem, this.kick, this.dbg);
+    this.cpu = new InterpVcpu(this.mem, this.kick, this.dbg, { jit });
   }
 
   get u8(): Uint8Array {
@@ -82,6 +94,8 @@ export class Rig {
 
   load(addr: number, bytes: Uint8Array | number[]): void {
     this.mem.u8.set(bytes, addr);
+    // Written behind the CPU's back: no compiled block may run the old bytes.
+    this.cpu.flushTlb();
   }
 
   rd32(addr: number): number {
