@@ -15,9 +15,12 @@
 //
 // Timing, on the device-model clock:
 //  - receive: bytes from the backend travel "on the wire": one arrives per character time
-//    at the programmed baud rate and frame (start + data + parity + stop bits). A byte that
-//    arrives with the receive FIFO full is lost and sets OE. The wire holds up to 64 KiB;
-//    beyond that host input is dropped and counted.
+//    at the programmed baud rate and frame (start + data + parity + stop bits). While the
+//    receive FIFO (RBR in 16450 mode) is full the wire holds its next byte back until the
+//    guest reads one, as QEMU's serial device asks its chardev for no more than it has room
+//    for: host input is never lost because the guest ran slowly or was paused in the debugger.
+//    (Overruns still happen in loopback, where the guest itself outpaces its reads.) The wire
+//    holds up to 64 KiB; beyond that host input is dropped and counted.
 //  - transmit: each byte goes to the backend when written; the transmitter then stays busy
 //    for TX_CHAR_NS (1 µs, not the baud rate, so output is not throttled). THRE and TEMT are
 //    clear while it is busy and the THRE interrupt comes when it empties, so THRE is a real
@@ -549,6 +552,11 @@ export class Uart16550 implements DeviceModel {
           s.wireNextAt = -1; // the receiver is cut off from the line in loopback
           continue;
         }
+        if (s.rx.length >= (this._fifo() ? FIFO_SIZE : 1)) {
+          // No room: the line waits; reading RBR starts it again.
+          s.wireNextAt = -1;
+          continue;
+        }
         this._pushRx(s.wire.shift()!);
         s.wireNextAt = s.wire.length ? t + this._charNs() : -1;
         // The timeout timer restarts with each character received.
@@ -595,6 +603,8 @@ export class Uart16550 implements DeviceModel {
   private _readRbr(): number {
     const s = this._s;
     if (s.rx.length) s.rbr = s.rx.shift()!;
+    // A byte held back on the wire for want of room comes one character time later.
+    if (s.wire.length && s.wireNextAt < 0 && !(s.mcr & Mcr.LOOP)) s.wireNextAt = this._ctx.now() + this._charNs();
     // Reading resets the timeout indication and restarts the timer while data remains.
     s.timeoutPending = false;
     s.timeoutAt = this._fifo() && s.rx.length ? this._ctx.now() + 4 * this._charNs() : -1;
