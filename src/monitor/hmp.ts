@@ -803,22 +803,30 @@ cmd({
   run: async (s, rest) => `Waiting for gdb connection on ${((await s.execute('gdbserver', { device: rest.trim() || undefined })) as { listening: string }).listening}`,
 });
 
+/** C-style escapes in typed text: \n \r \t \e (Esc) \b \\ and \xNN. */
+export function unescapeText(t: string): string {
+  return t.replace(/\\(x[0-9a-fA-F]{2}|[nrteb\\])/g, (_m, e: string) => {
+    if (e[0] === 'x') return String.fromCharCode(parseInt(e.slice(1), 16));
+    return ({ n: '\n', r: '\r', t: '\t', e: '\x1b', b: '\b', '\\': '\\' } as Record<string, string>)[e];
+  });
+}
+
 cmd({
-  name: 'type', usage: 'TEXT', help: 'type text on the PS/2 keyboard (\\n is Enter)',
+  name: 'type', usage: 'TEXT', help: 'type text on the PS/2 keyboard (escapes: \\n Enter, \\e Esc, \\t, \\b, \\xNN)',
   run: async (s, rest) => {
-    const text = rest.replace(/^\s/, '').replace(/\\n/g, '\n');
+    const text = unescapeText(rest.replace(/^\s/, ''));
     await s.execute('keyboard-type', { text });
     return '';
   },
 });
 
 cmd({
-  name: 'serial', usage: '[DEVICE] TEXT', help: 'send text to a UART\'s receive side (default com1; \\n, \\r escapes)', complete: ['device'],
+  name: 'serial', usage: '[DEVICE] TEXT', help: 'send text to a UART\'s receive side (default com1; escapes as in type)', complete: ['device'],
   run: async (s, rest) => {
     const m = /^\s*(com\d+)\s+(.*)$/.exec(rest);
     const device = m ? m[1] : 'com1';
-    const text = (m ? m[2] : rest.replace(/^\s/, '')).replace(/\\n/g, '\n').replace(/\\r/g, '\r');
-    await s.execute('serial-write', { device, data: text });
+    const text = unescapeText(m ? m[2] : rest.replace(/^\s/, ''));
+    await s.execute('serial-write', { device, data: text, format: 'latin1' });
     return '';
   },
 });
