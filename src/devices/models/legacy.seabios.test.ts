@@ -10,6 +10,7 @@
 // The virtual clock is the instruction count (1 instruction = 1 ns) plus the time skipped
 // while the CPU halts waiting for an interrupt. Skipped where the seabios package is not
 // installed.
+import { serviceExit } from './testing/exits.js';
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { BlockBackend, CharBackend, HostRequest, IrqLine } from '../../common/device.js';
@@ -20,7 +21,7 @@ import { GuestMemory } from '../../core/memory/GuestMemory.js';
 import { I8254 } from '../../core/platform/i8254.js';
 import { I8259Pair } from '../../core/platform/i8259.js';
 import { Port61 } from '../../core/platform/port61.js';
-import { ExitReason, IoDir } from '../../core/vcpu/VcpuBackend.js';
+import { ExitReason } from '../../core/vcpu/VcpuBackend.js';
 import { InterpVcpu } from '../../core/vcpu/interp/InterpVcpu.js';
 import { DebugCon } from './debugcon.js';
 import { I8042 } from './i8042.js';
@@ -159,25 +160,8 @@ describe.skipIf(!fs.existsSync(BIOS))('SeaBIOS on the legacy PC devices', () => 
       icount = cpu.icount;
       switch (r) {
         case ExitReason.IO:
-          for (let i = 0; i < ex.count; i++) {
-            const o = i * ex.size;
-            if (ex.dir === IoDir.WRITE) {
-              let v = 0;
-              for (let b = ex.size - 1; b >= 0; b--) v = (v << 8) | ex.data[o + b];
-              pio.write(asPort(ex.addr), ex.size, v);
-            } else {
-              const v = pio.read(asPort(ex.addr), ex.size);
-              for (let b = 0; b < ex.size; b++) ex.data[o + b] = (v >>> (8 * b)) & 0xff;
-            }
-          }
-          if (ex.dir === IoDir.READ) cpu.completeIo();
-          break;
         case ExitReason.MMIO:
-          if (ex.dir === IoDir.WRITE) mmio.write(asPhys(ex.addr), ex.size, ex.value());
-          else {
-            ex.setValue(mmio.read(asPhys(ex.addr), ex.size));
-            cpu.completeIo();
-          }
+          serviceExit(cpu, r, pio, mmio);
           break;
         case ExitReason.HLT: {
           if (!(cpu.getState().eflags & 0x200)) {

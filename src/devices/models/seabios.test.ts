@@ -6,6 +6,7 @@
 // Not a machine test: there is no PIC or PIT here (they live in the core); when the BIOS
 // halts waiting for its timer tick, the loop below injects vector 08h as the PIC would.
 // Skipped where the seabios package is not installed.
+import { serviceExit } from './testing/exits.js';
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { BlockBackend, DeviceContext, DeviceModel, HostRequest } from '../../common/device.js';
@@ -13,7 +14,7 @@ import { asPhys, asPort } from '../../common/types.js';
 import { IoBus } from '../../core/bus/IoBus.js';
 import { DebugTables } from '../../core/debug/DebugTables.js';
 import { GuestMemory } from '../../core/memory/GuestMemory.js';
-import { ExitReason, IoDir } from '../../core/vcpu/VcpuBackend.js';
+import { ExitReason } from '../../core/vcpu/VcpuBackend.js';
 import { InterpVcpu } from '../../core/vcpu/interp/InterpVcpu.js';
 import { Ide } from './ide.js';
 import { Mc146818 } from './mc146818.js';
@@ -110,25 +111,8 @@ describe.skipIf(!fs.existsSync(BIOS))('SeaBIOS on the PC models', () => {
       for (const t of timers) if (t.at >= 0 && t.at <= clock) { t.at = -1; t.cb(); }
       switch (r) {
         case ExitReason.IO:
-          for (let i = 0; i < ex.count; i++) {
-            const o = i * ex.size;
-            if (ex.dir === IoDir.WRITE) {
-              let v = 0;
-              for (let b = ex.size - 1; b >= 0; b--) v = (v << 8) | ex.data[o + b];
-              pio.write(asPort(ex.addr), ex.size, v);
-            } else {
-              const v = pio.read(asPort(ex.addr), ex.size);
-              for (let b = 0; b < ex.size; b++) ex.data[o + b] = (v >>> (8 * b)) & 0xff;
-            }
-          }
-          if (ex.dir === IoDir.READ) cpu.completeIo();
-          break;
         case ExitReason.MMIO:
-          if (ex.dir === IoDir.WRITE) mmio.write(asPhys(ex.addr), ex.size, ex.value());
-          else {
-            ex.setValue(mmio.read(asPhys(ex.addr), ex.size));
-            cpu.completeIo();
-          }
+          serviceExit(cpu, r, pio, mmio);
           break;
         case ExitReason.HLT:
           // Waiting for the timer tick (IF=1), or the boot sector's final CLI; HLT.
