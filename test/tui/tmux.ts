@@ -91,10 +91,11 @@ export function alive(pid: number): boolean {
   }
 }
 
-export async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+/** Polls pred; `what` names what was awaited (a function: described as it was at the timeout). */
+export async function until(pred: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -156,9 +156,11 @@ describe('hvmon run: the TUI', () => {
     t.send(['C-]']);
     await t.waitFor('KEYS→GUEST');
     t.type('hi');
-    // The guest never enabled the FIFO (16450 mode), so 'i' overruns 'h': both were received.
+    // The guest never enabled the FIFO (16450 mode) nor reads RBR: 'h' waits in RBR, and 'i'
+    // waits on the wire for room rather than overrunning it.
     let dev = '';
-    await until(() => /rxBytes=2\b/.test((dev = repl(name, 'info device com1'))), 20_000, `the UART to receive "hi" (${dev})`);
+    await until(() => /rxBytes=1\b[\s\S]*wirePending=1\b/.test((dev = repl(name, 'info device com1'))), 20_000,
+      () => `the UART to receive "h" and hold "i" (${dev})`);
     t.send(['C-]']);
     await t.waitFor('KEYS→MON');
   });
