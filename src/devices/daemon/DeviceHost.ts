@@ -264,7 +264,9 @@ export class DeviceHost {
     const device = hit?.region.name ?? (req.type === IoreqType.PIO ? `port ${req.addr.toString(16)}` : `mmio ${req.addr.toString(16)}`);
     const what = `${req.dir === IoDir.READ ? 'read' : 'write'} of ${req.size} at ${req.type === IoreqType.PIO ? 'port' : 'address'} 0x${req.addr.toString(16)}`;
     const message = `${errorMessage(e)} (${what})`;
-    // To the core first (it reads it before it looks at the answer), then to the machine.
+    // What the guest printed before the failure goes out first; then the error to the core
+    // (it reads it before it looks at the answer), then to the machine.
+    this._flushOutput();
     this._toCore({ t: 'device-error', device, message });
     this._emit({ t: 'device-error', device, message });
   }
