@@ -11,7 +11,7 @@ import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { DeviceContext, DeviceModel, HostRequest, IrqLine, Timer } from '../../common/device.js';
 import { errorMessage } from '../../common/errors.js';
 import type { IoRegion } from '../../common/io.js';
-import { asPhys, asPort, hex } from '../../common/types.js';
+import { asPhys, asPort, hex, type AccessSize } from '../../common/types.js';
 import { IoBus } from '../bus/IoBus.js';
 import { Condition } from '../debug/condition.js';
 import { Access, DebugTables } from '../debug/DebugTables.js';
@@ -28,6 +28,8 @@ import { Port61 } from '../platform/port61.js';
 import { DeliveryMode, Lapic, Shorthand, type Ipi, type LapicWiring } from '../platform/lapic.js';
 import { realSegment } from './CpuState.js';
 import { createBackend } from './backends.js';
+import type { TrapFastPath } from './interp/cpu.js';
+import { InterpVcpu } from './interp/InterpVcpu.js';
 import type { CpuState } from './CpuState.js';
 import type { RegionInfo, VcpuCommand, VcpuCommandBody, VcpuEvent, VcpuStats, VcpuThreadInit } from './protocol.js';
 import { ExitReason, IoDir, type VcpuBackend } from './VcpuBackend.js';
@@ -137,6 +139,17 @@ interface Vcpu {
   finishEsp: number;
 }
 
+/** What the trap fast path must do after an access to a region. */
+const enum RegionKind {
+  OTHER = 0,
+  /** The daemon's: a round trip (or a posted write). */
+  REMOTE = 1,
+  /** The 8259 or the 8254: a write can raise the 8259's output. */
+  PIC = 2,
+  /** The local APIC page. */
+  LAPIC = 3,
+}
+
 /** Instructions `finish` single-steps at most before it gives up and stops. */
 const FINISH_LIMIT = 10_000_000;
 
@@ -164,6 +177,12 @@ export class VcpuThread {
   readonly vcpus: Vcpu[] = [];
   private readonly _clientRef: ClientRef;
   private readonly _regionIndex = new Map<IoRegion, number>();
+  /** For the trap fast path, by region index: RegionKind. */
+  private _regionKind = new Int8Array(0);
+  /** Port -> region index (-1: nothing there), and the last MMIO region the fast path hit. */
+  private readonly _pioIdx = new Int16Array(0x10000).fill(-1);
+  private _lastMmio: IoRegion | null = null;
+  private _lastMmioIdx = -1;
   private _regionInfo: RegionInfo[] = [];
   private _breakpoints = new Map<number, ArmedBreakpoint>();
   private _mailSeen = 0;
@@ -207,10 +226,12 @@ export class VcpuThread {
       const backend = createBackend(this.mem, kick, this.tables, {
         apic: { id: i, baseMsr: { read: () => lapic.baseMsr, write: (v) => (lapic.baseMsr = v) } },
       });
-      this.vcpus.push({
+      const v: Vcpu = {
         index: i, backend, client: new IoreqClient(this.views, i), running: false, halted: false, waitSipi: i !== 0, lapic,
         pendingExit: null, pendingVector: null, stepLeft: 0, stepTrap: false, stop: null, debugCfg: -1, finishEsp: -1,
-      });
+      };
+      this.vcpus.push(v);
+      if (backend instanceof InterpVcpu) backend.cpu.trapFast = this._fastPath(v);
     }
     this.coreDevices.push(...this.vcpus.map((v) => v.lapic));
     // One page at FEE00000h for every CPU's APIC: an access reaches the APIC of the vCPU that made it.
@@ -392,6 +413,17 @@ export class VcpuThread {
       }
     }
     this._regionInfo = list;
+    // What the trap fast path needs to know about each region, without a lookup per access.
+    const picRegions = new Set<IoRegion>([...this.pic.regions(), ...this.pit.regions()].map((r) => r.region));
+    this._regionKind = new Int8Array(list.length);
+    this._pioIdx.fill(-1);
+    for (const [region, index] of this._regionIndex) {
+      const info = list[index];
+      this._regionKind[index] = region instanceof RemoteRange ? RegionKind.REMOTE
+        : picRegions.has(region) ? RegionKind.PIC : info.name === 'lapic' ? RegionKind.LAPIC : RegionKind.OTHER;
+      if (info.space === 'pio') this._pioIdx.fill(index, info.base, Math.min(0x10000, info.base + info.size));
+    }
+    this._lastMmio = null;
     this._emit({ t: 'regions', list });
   }
 
@@ -599,6 +631,87 @@ export class VcpuThread {
     }
     v.pendingExit = reason;
     this._deliver(v, null);
+  }
+
+  /**
+   * The trap fast path (TrapFastPath) of a vCPU: the access is delivered from inside run(),
+   * exactly as _trap/_deliver would deliver it (same bus, trap log, device-error stop), unless
+   * the debugger must see it first - step-trap, or an I/O or MMIO breakpoint armed on that
+   * address (the tables' count makes "none armed" one load) - in which case it declines and
+   * the CPU takes the exit. Nothing is allocated per access.
+   */
+  private _fastPath(v: Vcpu): TrapFastPath {
+    return {
+      read: (kind, addr, size, ip) => this._fastAccess(v, kind === ExitReason.IO, false, addr, size as AccessSize, 0, ip),
+      write: (kind, addr, size, value, ip) => this._fastAccess(v, kind === ExitReason.IO, true, addr, size as AccessSize, value, ip) >= 0,
+    };
+  }
+
+  private _fastAccess(v: Vcpu, pio: boolean, write: boolean, addr: number, size: AccessSize, value: number, ip: number): number {
+    if (v.stepTrap) return -1;
+    const t = this.tables;
+    let region: number;
+    if (pio) {
+      if (t.ioCount !== 0) {
+        for (let p = addr; p < addr + size; p++) if (t.ioArmed(p & 0xffff)) return -1;
+      }
+      region = this._pioIdx[addr & 0xffff];
+    } else {
+      if (t.mmioCount !== 0 && t.mmioHit(addr, size, write ? Access.WRITE : Access.READ) !== 0) return -1;
+      const hit = this.mmio.find(addr);
+      if (hit === null) region = -1;
+      else if (hit.region === this._lastMmio) region = this._lastMmioIdx;
+      else {
+        region = this._regionIndex.get(hit.region) ?? -1;
+        this._lastMmio = hit.region;
+        this._lastMmioIdx = region;
+      }
+    }
+    const kind = region >= 0 ? this._regionKind[region] : RegionKind.OTHER;
+    const bus = (pio ? this.pio : this.mmio) as IoBus<'pio' | 'mmio'>;
+    const remote = kind === RegionKind.REMOTE;
+    if (remote) {
+      // The slot is free between requests; it is not when the monitor's `io` command holds it.
+      if (Atomics.load(this.views.slots[v.index], 0) !== 0) return -1;
+      v.client.timing = ++this._timingTurn % TIMING_SAMPLE === 0;
+    }
+    let result: number;
+    if (write) {
+      bus.write(addr as never, size, value);
+      result = value >>> 0;
+    } else result = bus.read(addr as never, size);
+    const info = (pio ? 0 : TrapInfo.MMIO) | (write ? 0 : TrapInfo.READ) | (size << 4) | (remote ? 0 : TrapInfo.IN_CORE);
+    const failed = remote && v.client.lastFailed;
+    if (remote && v.client.timing) {
+      const h = v.client.hops;
+      this.trapLog.record(v.index, ip, info | (failed ? TrapInfo.FAILED : 0), addr, result, 1, region, h.submit, h.pickup, h.done);
+    } else this.trapLog.record(v.index, ip, info | (failed ? TrapInfo.FAILED : 0), addr, result, 1, region, 0, 0, 0);
+    this._traps++;
+    const cpu = (v.backend as InterpVcpu).cpu;
+    if (failed) {
+      this._drainDm();
+      const e = this._lastDeviceError;
+      const msg = e ? `device ${e.device} failed: ${e.message}` : `device ${this._regionInfo[region]?.name ?? '?'} failed`;
+      this._stopAll(v, { vcpu: v.index, reason: 'device-error', message: msg, text: `${msg}; the VM is stopped` });
+      cpu.requestStop();
+    } else if (remote) {
+      // The device model moved an interrupt line while answering, changed the memory map
+      // (PAM shadowing, A20) or mapped a range (a PCI BAR): the loop looks at it before the
+      // next instruction, as it would have after an exit, and run() picks up the new map.
+      const hdr = this.hdr;
+      if (Atomics.load(hdr, Hdr.IRQ_SEQ) !== this._irqSeen || Atomics.load(hdr, Hdr.CTL_SEQ) !== this._ctlSeen || cpu.stale) {
+        cpu.requestStop();
+      }
+    } else if (kind === RegionKind.LAPIC && write) {
+      // EOI, ICR (IPIs to other vCPUs), timer: let the loop deliver and schedule.
+      cpu.requestStop();
+    } else if (kind === RegionKind.PIC && write && v.index === 0 && this.pic.intr && v.lapic.passesExtInt) {
+      // The 8259's output rose (an unmask, an EOI, a PIT reprogram): deliver it now, or ask for
+      // the interrupt window, as the loop does for a pending interrupt.
+      if (v.backend.interruptible) cpu.requestStop();
+      else v.backend.setInterruptWindow(true);
+    }
+    return result;
   }
 
   /** Which armed I/O or MMIO breakpoint (if any) stops this access: 0 for none. */

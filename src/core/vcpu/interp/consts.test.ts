@@ -27,10 +27,10 @@ describe('local enum copies', () => {
   const backend = enums('../VcpuBackend.ts');
   canonical.set('Xr', backend.get('ExitReason')!);
   canonical.set('Dir', backend.get('IoDir')!);
-  for (const file of ['./cpu.ts', './exec.ts']) {
+  for (const file of ['./cpu.ts', './exec.ts', './jit.ts']) {
     it(`${file} agrees with consts.ts and VcpuBackend.ts`, () => {
       const local = enums(file);
-      expect(local.size).toBeGreaterThan(3);
+      expect(local.size).toBeGreaterThan(file === './jit.ts' ? 0 : 3);
       for (const [name, vals] of local) {
         const want = canonical.get(name);
         expect(want, `${file}: ${name} has no original`).toBeDefined();

@@ -169,6 +169,19 @@ const KICK_INTERVAL = 1024;
 /** Exits one instruction may queue (writes outside RAM). */
 const WQ_MAX = 16;
 
+/**
+ * Accesses the run loop can deliver without the CPU leaving run() (VcpuThread's in-core
+ * devices and daemon round trips): what an IO/MMIO exit and completeIo() would do, done in
+ * place. It declines (-1 / false) whenever the loop must see the exit itself: an armed I/O or
+ * MMIO breakpoint, step-trap, a busy slot. `ip` is the instruction's linear address.
+ */
+export interface TrapFastPath {
+  /** An IN or MMIO read: its value (0 to 0xFFFFFFFF), or -1 to take the exit. */
+  read(kind: number, addr: number, size: number, ip: number): number;
+  /** An OUT or MMIO write: true when delivered, false to take the exit. */
+  write(kind: number, addr: number, size: number, value: number, ip: number): boolean;
+}
+
 export interface CpuOptions {
   /**
    * Behave like an 80286 where the 286 real-mode test suite would otherwise see a 386:
@@ -311,6 +324,17 @@ export class Cpu {
   noExit = false;
   /** The last instruction aborted for I/O data: re-execute it before anything else. */
   restart = false;
+  /** See TrapFastPath; null: every access outside RAM exits. */
+  trapFast: TrapFastPath | null = null;
+  /**
+   * Reads the fast path answered during the current instruction (step() and the compiled
+   * read helpers reset frLen): if a later access of the same instruction must exit, they go
+   * into the read cache, so that the redo does not read the device twice.
+   */
+  frLen = 0;
+  private readonly _fr = new Uint8Array(16);
+  /** requestStop(): leave run() at the next instruction boundary. */
+  private _stopReq = false;
 
   // Events.
   /** Anything that needs the careful path between instructions. */
@@ -1095,6 +1119,27 @@ export class Cpu {
       return rc[p] | (rc[p + 1] << 8) | (rc[p + 2] << 16) | (rc[p + 3] << 24);
     }
     if (this.noExit) return size === 4 ? -1 : (1 << (size * 8)) - 1;
+    const f = this.trapFast;
+    if (f !== null && count === 1) {
+      const v = f.read(kind, addr, size, (this.segBase[Seg.CS] + this.ipStart) >>> 0);
+      if (v >= 0) {
+        const n = this.frLen;
+        if (n + size <= 16) {
+          const fr = this._fr;
+          fr[n] = v; fr[n + 1] = v >>> 8; fr[n + 2] = v >>> 16; fr[n + 3] = v >>> 24;
+          this.frLen = n + size;
+        }
+        return size === 4 ? v | 0 : v & (size === 1 ? 0xff : 0xffff);
+      }
+    }
+    if (this.frLen !== 0 && this._rcLen === 0) {
+      // Earlier reads of this instruction were answered in place: the redo takes them from
+      // the read cache, ahead of this exit's data.
+      this._rc.set(this._fr.subarray(0, this.frLen), 0);
+      this._rcLen = this._rcPos = this.frLen;
+      this._rcStart = 0;
+      this.frLen = 0;
+    }
     const x = this.exit;
     x.reason = kind as number as ExitReason;
     x.dir = Dir.READ as number as IoDir;
@@ -1109,6 +1154,10 @@ export class Cpu {
   /** An OUT or a write outside RAM: leaves as an exit once the instruction completes. */
   ioWrite(kind: number, addr: number, size: number, v: number): void {
     if (this.noExit) return;
+    // An OUT is its instruction's last step (nothing after it can fault), so delivering it
+    // now is delivering it after the instruction. MMIO writes wait for the instruction's end.
+    if (kind === Xr.IO && this.trapFast !== null && this._wqLen === this._wqPos &&
+      this.trapFast.write(kind, addr, size, v, (this.segBase[Seg.CS] + this.ipStart) >>> 0)) return;
     const n = this._wqLen;
     if (n >= WQ_MAX) return;
     this._wqKind[n] = kind;
@@ -1149,6 +1198,43 @@ export class Cpu {
 
   get pendingWrites(): number {
     return this._wqLen - this._wqPos;
+  }
+
+  /**
+   * The instruction is complete: hand its queued writes to the fast path, in order. True when
+   * all were delivered and nothing else needs the careful path (compiled code then goes on).
+   */
+  flushWrites(): boolean {
+    const f = this.trapFast;
+    if (f === null) return false;
+    while (this._wqPos !== this._wqLen) {
+      const i = this._wqPos;
+      if (this._wqCount[i] !== 1) return false;
+      if (!f.write(this._wqKind[i], this._wqAddr[i] >>> 0, this._wqSize[i], this._wqVal[i], (this.segBase[Seg.CS] + this.ipStart) >>> 0)) return false;
+      this._wqPos = i + 1;
+    }
+    this._wqPos = this._wqLen = 0;
+    this._recalcSlow();
+    return !this.slow;
+  }
+
+  /** IN for compiled code: the I/O permission check, then the read (in place, or an exit). */
+  portIn(port: number, size: number): number {
+    sys.ioCheck(this, port, size);
+    this.frLen = 0;
+    return this.ioRead(Xr.IO, port, size);
+  }
+
+  /** OUT for compiled code: the I/O permission check, then the write (in place, or queued). */
+  portOut(port: number, size: number, v: number): void {
+    sys.ioCheck(this, port, size);
+    this.ioWrite(Xr.IO, port, size, v);
+  }
+
+  /** Leave run() (INTR) at the next instruction boundary: the loop has something to do. */
+  requestStop(): void {
+    this._stopReq = true;
+    this.slow = true;
   }
 
   private _emitQueued(): Xr {
@@ -2104,6 +2190,11 @@ export class Cpu {
     }
   }
 
+  /** Another thread changed the memory map, A20 or the debug tables since the last sync(). */
+  get stale(): boolean {
+    return Atomics.load(this.ctl, MemCtl.GENERATION) !== this._memGen || this.dbg.generation !== this._dbgGen;
+  }
+
   /** Set by a triple fault; cleared by reset() or setState(). */
   shutdown = false;
 
@@ -2222,7 +2313,11 @@ export class Cpu {
   /** Between instructions when `slow`: exits, events, debug hooks; then one instruction. */
   private _slowStep(): Xr {
     // What the last instruction left behind leaves first, in order.
-    if (this._wqLen !== this._wqPos) return this._emitQueued();
+    if (this._wqLen !== this._wqPos && !this.flushWrites() && this._wqLen !== this._wqPos) return this._emitQueued();
+    if (this._stopReq) {
+      this._stopReq = false;
+      return this._exit(Xr.INTR);
+    }
     if (this._watchHit) {
       this._watchHit = false;
       const x = this.exit;
@@ -2328,7 +2423,7 @@ export class Cpu {
   }
 
   private _recalcSlow(): void {
-    this.slow = this.halted || this.shadow || this.restart || this.shutdown || this._stepDone || this._repResume ||
+    this.slow = this.halted || this.shadow || this.restart || this.shutdown || this._stepDone || this._repResume || this._stopReq ||
       this._skipBp || this._stashVec >= 0 || this._wqLen !== this._wqPos || this._watchHit ||
       this.singleStep || this._dbgExec || this.hwExecArmed || this._hwHits !== 0 ||
       (this.flags & (F.TF | F.RF)) !== 0 || this.nmiPending ||
@@ -2357,6 +2452,7 @@ export class Cpu {
     this._rcLen = this._rcPos = this._rcStart = 0;
     this._wqLen = this._wqPos = 0;
     this.shutdown = false;
+    this._stopReq = false;
     this._hwHits = 0;
     this.debugRegsChanged();
     this.slow = true;

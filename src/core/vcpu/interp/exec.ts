@@ -65,6 +65,7 @@ const REP_CHUNK = 4096;
 export function step(c: Cpu): void {
   c.ipStart = c.eip;
   c.espStart = c.r32[Reg.ESP];
+  c.frLen = 0;
   if (c.pfx) resetPrefixes(c);
   const op = c.fetch8();
   OP1[op](c, op);

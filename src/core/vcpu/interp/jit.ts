@@ -394,6 +394,7 @@ function rd8(c: Cpu, T: Int32Array, M: Uint8Array, K: number, sb: number, lim: n
   const e = T[l >>> 12];
   if ((e & K) === 1 && o <= lim) return M[(e & -4096) | (l & 4095)];
   c.ipStart = ip;
+  c.frLen = 0;
   return c.rd8(s, o);
 }
 
@@ -402,6 +403,7 @@ function rd16(c: Cpu, T: Int32Array, M: Uint16Array, K: number, sb: number, lim:
   const e = T[l >>> 12];
   if ((e & K) === 1 && (l & 1) === 0 && o + 1 <= lim) return M[((e & -4096) | (l & 4095)) >> 1];
   c.ipStart = ip;
+  c.frLen = 0;
   return c.rd16(s, o);
 }
 
@@ -410,6 +412,7 @@ function rd32(c: Cpu, T: Int32Array, M: Int32Array, K: number, sb: number, lim: 
   const e = T[l >>> 12];
   if ((e & K) === 1 && (l & 3) === 0 && o + 3 <= lim) return M[((e & -4096) | (l & 4095)) >> 2];
   c.ipStart = ip;
+  c.frLen = 0;
   return c.rd32(s, o);
 }
 
@@ -830,7 +833,9 @@ return done + cnt;
     if (this._pendSt !== ENTRY) this._fs = this._pendSt;
     this._pend = '';
     this._pendSt = ENTRY;
-    if (this._mem && exitAfter) this._emit(`if (c.slow) { ${this._exitTo('__NX__', i)} }`);
+    // (A write queued for the loop - MMIO, ROM - goes to the fast path now that the
+    // instruction is complete; anything else that set slow ends the block here.)
+    if (this._mem && exitAfter) this._emit(`if (c.slow && !c.flushWrites()) { ${this._exitTo('__NX__', i)} }`);
   }
 
   /** Decodes and emits one instruction; throws BAIL for what is not compiled. */
@@ -1154,6 +1159,23 @@ return done + cnt;
         this._ended = true;
         return;
       }
+      case 0xe4: case 0xe5: case 0xec: case 0xed: case 0xe6: case 0xe7: case 0xee: case 0xef: {
+        // IN/OUT: the CPU's permission check and access; in place when the run loop's fast
+        // path takes it, else an exit (IN: abort and redo, OUT: after the instruction).
+        const sz = op & 1 ? osz : 0;
+        const port = op < 0xe8 ? String(this._byte()) : (this._use(2), '(r2 & 65535)');
+        end();
+        this._mem = true;
+        if (op === 0xe6 || op === 0xe7 || op === 0xee || op === 0xef) {
+          this._emit(`c.ipStart = ${this._ip0}; c.portOut(${port}, ${1 << sz}, ${this._reg(sz, 0)});`);
+        } else {
+          const t = this._t();
+          this._emit(`c.ipStart = ${this._ip0}; const n${t} = c.portIn(${port}, ${1 << sz});`);
+          this._setReg(sz, 0, `n${t}`);
+        }
+        this._commit(i);
+        return;
+      }
       case 0xf5: case 0xf8: case 0xf9:
         end();
         this._flush();
@@ -1371,8 +1393,10 @@ return done + cnt;
 
   /** Stores locals of these registers into the CPU (before a helper that uses them). */
   private _sync(regs: number[]): void {
+    // Always: a later instruction of a looping block may change the local.
     for (const r of regs) {
-      if (this._regs & (1 << r)) this._emit(`R[${r}] = r${r};`);
+      this._use(r);
+      this._emit(`R[${r}] = r${r};`);
     }
   }
 

@@ -1,0 +1,119 @@
+// The trap fast path (Cpu.trapFast): accesses outside RAM answered inside run() instead of as
+// exits, compiled code and interpreter alike. What must hold: the guest sees the same values
+// and the same order of device accesses whichever way an access goes; a device is never read
+// twice for one instruction when a later access of that instruction has to exit; a declined
+// access is an ordinary exit; requestStop() leaves run() at the next instruction boundary.
+
+import { describe, expect, it } from 'vitest';
+import { ExitReason, IoDir } from '../VcpuBackend.js';
+import type { TrapFastPath } from './cpu.js';
+import { Rig, asm, haveNasm } from './testing/rig.js';
+
+/** A device: reads of `addr` return addr ^ 0x5a5a5a5a (per size), every access logged. */
+class FakeDevices implements TrapFastPath {
+  log: string[] = [];
+  constructor(private readonly _declines: (addr: number) => boolean) {}
+  answer(addr: number, size: number): number {
+    const v = (addr ^ 0x5a5a5a5a) >>> 0;
+    return size === 4 ? v : v & ((1 << (size * 8)) - 1);
+  }
+  read(kind: number, addr: number, size: number): number {
+    if (this._declines(addr)) return -1;
+    this.log.push(`${kind === ExitReason.IO ? 'in' : 'rd'} ${addr.toString(16)}/${size}`);
+    return this.answer(addr, size);
+  }
+  write(kind: number, addr: number, size: number, value: number): boolean {
+    if (this._declines(addr)) return false;
+    this.log.push(`${kind === ExitReason.IO ? 'out' : 'wr'} ${addr.toString(16)}/${size}=${(value >>> 0).toString(16)}`);
+    return true;
+  }
+}
+
+/** Runs to HLT, doing what the run loop does for the exits the fast path declined. */
+function runWith(code: string, jit: { threshold: number } | false, declines: (addr: number) => boolean) {
+  const rig = new Rig(jit);
+  rig.load(0x2000, asm(code, 32, 0x2000));
+  rig.flat(0x2000);
+  rig.mem.unmapPages(0x200000, 0x2000);
+  const dev = new FakeDevices(declines);
+  rig.cpu.cpu.trapFast = dev;
+  const x = rig.cpu.exit;
+  let exits = 0;
+  let r: ExitReason;
+  while ((r = rig.cpu.run(1000)) === ExitReason.MMIO || r === ExitReason.IO || r === ExitReason.INTR) {
+    if (r === ExitReason.INTR) continue;
+    exits++;
+    const kind = r === ExitReason.IO ? 'in' : 'rd';
+    if (x.dir === IoDir.READ) {
+      dev.log.push(`${kind} ${x.addr.toString(16)}/${x.size} (exit)`);
+      x.setValue(dev.answer(x.addr, x.size));
+      rig.cpu.completeIo();
+    } else {
+      dev.log.push(`${r === ExitReason.IO ? 'out' : 'wr'} ${x.addr.toString(16)}/${x.size}=${(x.value() >>> 0).toString(16)} (exit)`);
+    }
+  }
+  expect(r).toBe(ExitReason.HLT);
+  return { rig, log: dev.log, exits, state: rig.cpu.getState() };
+}
+
+const PROGRAM = `
+  mov ecx, 3
+.l:
+  in al, 0x21
+  mov dx, 0x40
+  in ax, dx
+  out 0x21, al
+  mov ebx, [0x200010]
+  add ebx, eax
+  mov [0x200020], ebx
+  mov esi, 0x200100
+  mov edi, 0x201000
+  cmpsd
+  loop .l
+  hlt`;
+
+describe.skipIf(!haveNasm())('the trap fast path', () => {
+  for (const jit of [{ threshold: 1 }, false as const]) {
+    const how = jit ? 'compiled' : 'interpreted';
+
+    it(`${how}: answers in place what it takes, with the values and order of the exit path`, () => {
+      const fast = runWith(PROGRAM, jit, () => false);
+      const slow = runWith(PROGRAM, jit, () => true);
+      expect(fast.exits).toBe(0);
+      expect(slow.exits).toBe(fast.log.length);
+      expect(slow.log.map((l) => l.replace(' (exit)', ''))).toEqual(fast.log);
+      expect(fast.state).toEqual(slow.state);
+      // AL = 40h ^ 5Ah from IN AX,DX; EBX = (200010h ^ 5A5A5A5Ah) + EAX.
+      expect(fast.log.slice(0, 7)).toEqual(['in 21/1', 'in 40/2', 'out 21/1=1a', 'rd 200010/4', 'wr 200020/4=5a7ab464', 'rd 200100/4', 'rd 201000/4']);
+    });
+
+    it(`${how}: reads a device once when a later access of the same instruction must exit`, () => {
+      // CMPSD reads [ESI] in place, then [EDI] exits; the redo takes [ESI] from the read cache.
+      const r = runWith(PROGRAM, jit, (a) => a === 0x201000);
+      expect(r.exits).toBe(3);
+      expect(r.log.filter((l) => l.startsWith('rd 200100'))).toHaveLength(3);
+      expect(r.log.filter((l) => l.startsWith('rd 201000'))).toEqual(Array(3).fill('rd 201000/4 (exit)'));
+      expect(r.state).toEqual(runWith(PROGRAM, jit, () => true).state);
+    });
+  }
+
+  it('requestStop() from inside an access ends run() at the next instruction boundary', () => {
+    const rig = new Rig({ threshold: 1 });
+    rig.load(0x2000, asm('.l: out 0x80, al\ninc eax\njmp .l', 32, 0x2000));
+    rig.flat(0x2000);
+    let outs = 0;
+    const cpu = rig.cpu.cpu;
+    cpu.trapFast = {
+      read: () => -1,
+      write: () => {
+        if (++outs === 5) cpu.requestStop();
+        return true;
+      },
+    };
+    expect(rig.cpu.run(1_000_000)).toBe(ExitReason.INTR);
+    expect(outs).toBe(5);
+    expect(rig.cpu.getState().eax).toBe(4);
+    // The OUT completed; the next instruction (INC) has not run.
+    expect(rig.cpu.getState().eip).toBe(0x2002);
+  });
+});
