@@ -92,6 +92,16 @@ firmwareSuite('SeaBIOS boots a disk on hvmon run as on QEMU\'s pc', ['seabios'],
     expect(r.com1.split('\r\n').filter((l) => l)).toEqual(BOOTSECT_COM1);
   }, BOOT_TIMEOUT_MS);
 
+  it('with --smp 2, starts the second CPU (INIT-SIPI through the local APIC) and still boots', async () => {
+    // SeaBIOS counts the CPUs that answer its SIPI while it spins with PAUSE on a shared
+    // counter: the vCPUs share one host thread, so PAUSE must let the other one run.
+    const r = await bootSeaBIOS(BOOTSECT, { name: 'fw-smp2', args: ['--smp', '2'] });
+    console.log(timing('SeaBIOS --smp 2 -> boot sector', r));
+    expect(r.status, r.debugcon).toBe(33);
+    expect(r.debugcon).toContain('Found 2 cpu(s) max supported 2 cpu(s)');
+    expect(r.com1.split('\r\n').filter((l) => l)).toEqual(BOOTSECT_COM1);
+  }, BOOT_TIMEOUT_MS);
+
   it('draws the BIOS and boot sector text on the VGA screen through SeaVGABIOS', async () => {
     const { m, com1 } = await bootInProcess();
     const mon = new Monitor(m);

@@ -225,6 +225,9 @@ export class VcpuThread {
       const lapic = new Lapic(`lapic${i}`, { apicId: i, bsp: i === 0 }, ctx, wiring);
       const backend = createBackend(this.mem, kick, this.tables, {
         apic: { id: i, baseMsr: { read: () => lapic.baseMsr, write: (v) => (lapic.baseMsr = v) } },
+        // vCPUs share this thread: a spin-wait (SeaBIOS's AP start-up, a guest spinlock) must
+        // let the others run, or it spins out its whole slice each turn.
+        pauseExits: this.init.vcpus > 1,
       });
       const v: Vcpu = {
         index: i, backend, client: new IoreqClient(this.views, i), running: false, halted: false, waitSipi: i !== 0, lapic,

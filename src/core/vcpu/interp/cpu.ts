@@ -197,6 +197,12 @@ export interface CpuOptions {
   apic?: { id: number; baseMsr: { read(): number; write(value: number): void } };
   /** The block compiler (jit.ts): its options, or false to only interpret. On by default. */
   jit?: JitOptions | false;
+  /**
+   * PAUSE (F3 90) ends run() (an INTR exit) after it retires, as VT-x's PAUSE exiting lets a
+   * hypervisor run another vCPU: a spin-wait loop then yields to the vCPU that holds the lock
+   * or owes it an answer. For a VM with more than one vCPU sharing a host thread.
+   */
+  pauseExits?: boolean;
 }
 
 export class Cpu {
@@ -368,6 +374,8 @@ export class Cpu {
   readonly lockUd: boolean;
   /** Real-mode POPF/IRET leave IOPL and NT clear, as on a 286. */
   readonly compat286: boolean;
+  /** See CpuOptions.pauseExits. */
+  readonly pauseExits: boolean;
   /** The local APIC's face to the CPU (CPUID, IA32_APIC_BASE), or null without one. */
   readonly apic: CpuOptions['apic'] | null;
   /** The block compiler shared by the CPUs of this memory, or null when only interpreting. */
@@ -394,6 +402,7 @@ export class Cpu {
     this.ctl = mem.ctl;
     if (this.u8.length > 0x7fff0000) throw new RangeError('the interpreter needs guest memory below 2 GiB of host buffer');
     this.compat286 = opts.compat286 ?? false;
+    this.pauseExits = opts.pauseExits ?? false;
     this.apic = opts.apic ?? null;
     this.lockUd = !this.compat286;
     this.jit = opts.jit === false ? null : Jit.for(mem, this, opts.jit);

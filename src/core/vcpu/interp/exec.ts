@@ -424,9 +424,9 @@ function op_8f(c: Cpu): void {
   c.writeE(sz, v);
 }
 
-/** NOP (and PAUSE, F3 90). */
-function op_90(): void {
-  // nothing
+/** NOP, and PAUSE (F3 90): a NOP that yields the host thread when pauseExits is on. */
+function op_90(c: Cpu): void {
+  if (c.rep === 0xf3 && c.pauseExits) c.requestStop();
 }
 
 function op_91(c: Cpu, op: number): void {
