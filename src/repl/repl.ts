@@ -84,30 +84,37 @@ export async function runRepl(target: string, o: { command?: string[]; file?: st
       );
     },
   });
+  // Commands typed and not yet answered: an event meanwhile gets no prompt of its own, since
+  // the answer is followed by one.
+  let busy = 0;
+  let leaving = false;
   if (interactive) {
     client.on('event', (e) => {
       const text = describeEvent(e);
       if (text) {
         process.stdout.write(`\r${text}\n`);
-        rl.prompt(true);
+        if (busy === 0) rl.prompt(true);
       }
     });
   }
   client.on('close', () => {
-    if (interactive) process.stdout.write('\n[the VM host has gone]\n');
+    if (interactive && !leaving) process.stdout.write('\n[the VM host has gone]\n');
     rl.close();
   });
   return new Promise((resolve) => {
     let queue = Promise.resolve();
     rl.on('line', (line) => {
+      busy++;
       queue = queue.then(async () => {
         if (interactive) appendHistory(line);
         await runLine(line);
+        busy--;
         if (/^\s*(quit|q)\s*$/.test(line)) rl.close();
-        else if (interactive) rl.prompt();
+        else if (interactive && busy === 0) rl.prompt();
       });
     });
     rl.on('close', () => {
+      leaving = true;
       void queue.then(() => {
         client.close();
         resolve(status);

@@ -107,5 +107,21 @@ describe('hvmon repl, interactive (in a pseudo-terminal)', () => {
     term.type('nosuch');
     term.send(['Enter']);
     await term.waitFor(/unknown command: 'nosuch'[\s\S]*\(hvmon\)\s*$/m);
+    // A stop event that arrives while its command runs is printed once, followed by one prompt.
+    term.type('cont');
+    term.send(['Enter']);
+    await term.waitFor('[running]');
+    term.type('stop');
+    term.send(['Enter']);
+    await term.waitFor('[stopped]');
+    term.type('info status');
+    term.send(['Enter']);
+    const screen = await term.waitFor(/VM status: paused\n\(hvmon\)/);
+    expect(screen).toMatch(/\n\[stopped\] paused\n\(hvmon\) info status\n/);
+    // Ctrl-D leaves the REPL; the VM host is still there, and the REPL does not say otherwise.
+    // (Its status is 1: a command of the session failed.)
+    term.send(['C-d']);
+    const last = await term.waitFor('[exited 1]');
+    expect(last).not.toContain('the VM host has gone');
   });
 });
