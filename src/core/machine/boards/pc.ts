@@ -115,9 +115,11 @@ export function pcDevices(o: PcOptions): DeviceSpec[] {
   ];
   o.netdevs.forEach((n, i) => {
     // mac= belongs to the NIC (the run options checked its form); the rest to the backend.
-    const mac = /(?:^|,)mac=([^,]+)/.exec(n)?.[1];
+    // Without one, NICs count up from 52:54:00:12:34:56 as QEMU's do, so that two NICs on
+    // one segment do not share an address.
+    const mac = /(?:^|,)mac=([^,]+)/.exec(n)?.[1] ?? `52:54:00:12:34:${(0x56 + i).toString(16).padStart(2, '0')}`;
     devices.push({
-      kind: 'ne2000', id: `ne2k${i}`, props: { iobase: PC.NE2000 + i * 0x20, irq: PC.NE2000_IRQ + i, ...(mac ? { mac } : {}) }, netdev: n,
+      kind: 'ne2000', id: `ne2k${i}`, props: { iobase: PC.NE2000 + i * 0x20, irq: PC.NE2000_IRQ + i, mac }, netdev: n,
     });
   });
   const count = new Map<string, number>();
