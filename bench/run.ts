@@ -132,6 +132,34 @@ async function benchWorkloads(which: Workload[], minMs: number): Promise<Figure[
       out.push({ key: w.key, label: w.label, value: r * w.perIter, unit: w.unit, ...(overhead !== undefined ? { overheadPct: overhead } : {}) });
       process.stderr.write(`  ${w.label}: ${fmt(r * w.perIter)} ${w.unit}${overhead !== undefined ? ` (${overhead.toFixed(1)} % slower than unarmed, paired)` : ''}\n`);
     }
+    // The vCPU thread's heap while a guest runs the ALU loop and in-core and daemon port
+    // writes: sampled every 100 ms; what it grows by between samples is what was allocated
+    // (less anything a GC freed meanwhile, which then shows as a drop).
+    for (const mode of [0, 2, 4]) {
+      await m.reset();
+      m.mem.write(MODE_ADDR, u32(mode));
+      m.mem.write(COUNT_ADDR, u32(0xffffffff));
+      await m.resume();
+      await new Promise((r) => setTimeout(r, 300));
+      const first = await m.stats();
+      let prev = first.heapUsed;
+      let grown = 0;
+      let drops = 0;
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const h = (await m.stats()).heapUsed;
+        if (h >= prev) grown += h - prev;
+        else drops++;
+        prev = h;
+      }
+      const last = await m.stats();
+      await m.pause();
+      const ops = last.icount[0] - first.icount[0];
+      const w = WORKLOADS.find((x) => x.mode === mode)!;
+      const label = `vCPU heap growth, ${w.label}`;
+      out.push({ key: `heap-${w.key}`, label, value: grown / Math.max(1, ops), unit: 'B/instr' });
+      process.stderr.write(`  ${label}: ${(grown / 1024).toFixed(0)} KiB over ${fmt(ops)} instructions in 2 s, ${drops} drops (GCs)\n`);
+    }
     // Pause latency: stop → the STOP reaching us, while the ALU loop runs.
     await m.reset();
     m.mem.write(MODE_ADDR, u32(0));
@@ -235,7 +263,8 @@ async function main(): Promise<void> {
   }
   const lines = [`${'figure'.padEnd(66)} ${'hvmon'.padStart(14)}${compare ? `${'qemu-tcg'.padStart(14)}${'ratio'.padStart(8)}` : ''}`];
   for (const f of figures) {
-    const v = f.unit === 'µs' ? `${f.value.toFixed(0)} µs` : `${fmt(f.value)}${f.unit === 'instr/s' ? 'ips' : 'op/s'}`;
+    const v = f.unit === 'µs' ? `${f.value.toFixed(0)} µs` : f.unit === 'B/instr' ? `${f.value.toFixed(4)} B/instr`
+      : `${fmt(f.value)}${f.unit === 'instr/s' ? 'ips' : 'op/s'}`;
     let row = `${f.label.padEnd(66)} ${v.padStart(14)}`;
     if (compare) row += f.qemu ? `${(fmt(f.qemu) + (f.unit === 'instr/s' ? 'ips' : 'op/s')).padStart(14)}${(f.value / f.qemu).toFixed(2).padStart(7)}x` : '';
     lines.push(row);

@@ -366,7 +366,7 @@ def('query-mtree', 'The physical memory map and the I/O space, region by region 
   regions: m.machine.regions,
 }));
 
-def('trap-log', 'Recent traps: vCPU, IP, space, address, size, direction, value, device, register, latency.', {
+def('trap-log', 'Recent traps: vCPU, IP, space, address, size, direction, value, device, register, and the hop latencies of sampled device-model round trips.', {
   count: { type: 'int', optional: true, help: 'entries (default 20, at most 4096)' },
   device: { type: 'str', optional: true, help: 'only this device' },
   start: { type: 'int', optional: true, help: 'only addresses/ports from here' },

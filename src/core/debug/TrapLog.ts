@@ -63,7 +63,7 @@ export class TrapLog {
   /** Writer side. `tEnd` is when the access finished (ms since epoch). */
   record(
     vcpu: number, ip: number, info: number, addr: number, value: number, count: number, region: number,
-    tSubmit: number, tPickup: number, tDone: number,
+    hops: Float64Array | null,
   ): void {
     const seq = this.i32[0];
     const slot = (seq >>> 0) % TRAP_LOG_ENTRIES;
@@ -78,9 +78,13 @@ export class TrapLog {
     i[o + 6] = count;
     i[o + 7] = region;
     const f = slot * F64_PER;
-    this.f64[f] = tSubmit;
-    this.f64[f + 1] = tPickup;
-    this.f64[f + 2] = tDone;
+    // hops: submit, pickup, done (IoreqClient.hops), or none.
+    const t = this.f64;
+    if (hops !== null) {
+      t[f] = hops[0];
+      t[f + 1] = hops[1];
+      t[f + 2] = hops[2];
+    } else t[f] = t[f + 1] = t[f + 2] = 0;
     Atomics.store(i, o, seq + 1);
     Atomics.store(i, 0, seq + 1);
   }

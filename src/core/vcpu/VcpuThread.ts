@@ -7,6 +7,7 @@
 // One thread runs every vCPU of the VM round-robin (as QEMU's single-threaded TCG does), so
 // per-vCPU pause is a scheduling decision and the platform devices need no locks.
 
+import { getHeapStatistics } from 'node:v8';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { DeviceContext, DeviceModel, HostRequest, IrqLine, Timer } from '../../common/device.js';
 import { errorMessage } from '../../common/errors.js';
@@ -38,8 +39,6 @@ import { ExitReason, IoDir, type VcpuBackend } from './VcpuBackend.js';
 const SLICE = 20000;
 /** Loop turns between looks at the in-core timers when a guest traps continuously. */
 const TIMER_CHECK_EXITS = 64;
-/** One remote trap in this many carries hop timestamps (clock reads cost a third of a trap). */
-const TIMING_SAMPLE = 8;
 
 /** Messages from the device model to the core. */
 export type DmToCore =
@@ -195,7 +194,12 @@ export class VcpuThread {
   private _traps = 0;
   private _lastDeviceError: { device: string; message: string } | null = null;
   private _sliceEnded = true;
-  private _timingTurn = 0;
+  /**
+   * The next remote trap carries hop timestamps. Set at each look at the timers (once per
+   * slice, or every TIMER_CHECK_EXITS exits): Node 20's performance.now() allocates, so timing
+   * every trap, or every eighth, kept the heap growing at a megabyte a second.
+   */
+  private _timeNext = true;
 
   constructor(
     readonly init: VcpuThreadInit,
@@ -338,6 +342,7 @@ export class VcpuThread {
     if (++this._turns >= TIMER_CHECK_EXITS || this._sliceEnded) {
       this._turns = 0;
       this._sliceEnded = false;
+      this._timeNext = true;
       this.clock.runDue();
     }
     const hdr = this.hdr;
@@ -676,7 +681,8 @@ export class VcpuThread {
     if (remote) {
       // The slot is free between requests; it is not when the monitor's `io` command holds it.
       if (Atomics.load(this.views.slots[v.index], 0) !== 0) return -1;
-      v.client.timing = ++this._timingTurn % TIMING_SAMPLE === 0;
+      v.client.timing = this._timeNext;
+      this._timeNext = false;
     }
     let result: number;
     if (write) {
@@ -685,10 +691,7 @@ export class VcpuThread {
     } else result = bus.read(addr as never, size);
     const info = (pio ? 0 : TrapInfo.MMIO) | (write ? 0 : TrapInfo.READ) | (size << 4) | (remote ? 0 : TrapInfo.IN_CORE);
     const failed = remote && v.client.lastFailed;
-    if (remote && v.client.timing) {
-      const h = v.client.hops;
-      this.trapLog.record(v.index, ip, info | (failed ? TrapInfo.FAILED : 0), addr, result, 1, region, h.submit, h.pickup, h.done);
-    } else this.trapLog.record(v.index, ip, info | (failed ? TrapInfo.FAILED : 0), addr, result, 1, region, 0, 0, 0);
+    this.trapLog.record(v.index, ip, info | (failed ? TrapInfo.FAILED : 0), addr, result, 1, region, remote && v.client.timing ? v.client.hops : null);
     this._traps++;
     const cpu = (v.backend as InterpVcpu).cpu;
     if (failed) {
@@ -821,7 +824,10 @@ export class VcpuThread {
     const hit = bus.find(ex.addr);
     const remote = hit !== null && hit.region instanceof RemoteRange;
     const read = ex.dir === IoDir.READ;
-    if (remote) v.client.timing = ++this._timingTurn % TIMING_SAMPLE === 0;
+    if (remote) {
+      v.client.timing = this._timeNext;
+      this._timeNext = false;
+    }
     let value = 0;
     let info = (pio ? 0 : TrapInfo.MMIO) | (read ? TrapInfo.READ : 0) | (ex.size << 4) | (remote ? 0 : TrapInfo.IN_CORE);
     if (override?.answer !== undefined || override?.skip) {
@@ -842,10 +848,8 @@ export class VcpuThread {
     }
     const failed = remote && v.client.lastFailed && override === null;
     if (failed) info |= TrapInfo.FAILED;
-    const h = v.client.hops;
     const region = hit ? this._regionIndex.get(hit.region) ?? -1 : -1;
-    if (remote && override === null && v.client.timing) this.trapLog.record(v.index, ex.ip, info, ex.addr, value, ex.count, region, h.submit, h.pickup, h.done);
-    else this.trapLog.record(v.index, ex.ip, info, ex.addr, value, ex.count, region, 0, 0, 0);
+    this.trapLog.record(v.index, ex.ip, info, ex.addr, value, ex.count, region, remote && override === null && v.client.timing ? v.client.hops : null);
     this._traps++;
     b.completeIo();
     if (failed) {
@@ -1121,6 +1125,7 @@ export class VcpuThread {
           running: this.vcpus.map((v) => v.running),
           halted: this.vcpus.map((v) => v.halted),
           clock: this.clock.now(),
+          heapUsed: getHeapStatistics().used_heap_size,
         };
         return s;
       }
@@ -1135,7 +1140,7 @@ export class VcpuThread {
         if (cmd.write) bus.write(cmd.addr as never, cmd.size, value);
         else value = bus.read(cmd.addr as never, cmd.size);
         const info = (cmd.space === 'mmio' ? TrapInfo.MMIO : 0) | (cmd.write ? 0 : TrapInfo.READ) | (cmd.size << 4) | TrapInfo.IN_CORE;
-        this.trapLog.record(-1, 0, info, cmd.addr, value, 1, region, t0, 0, stamp());
+        this.trapLog.record(-1, 0, info, cmd.addr, value, 1, region, Float64Array.of(t0, 0, stamp()));
         return { value };
       }
       case 'finish': {

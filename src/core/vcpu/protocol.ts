@@ -44,6 +44,8 @@ export interface VcpuStats {
   halted: boolean[];
   /** Virtual clock, ns. */
   clock: number;
+  /** The vCPU thread's V8 heap in use, bytes (flat while a guest runs: nothing is allocated per instruction or trap). */
+  heapUsed: number;
 }
 
 export interface RegionInfo {
