@@ -163,6 +163,33 @@ describe.skipIf(!haveNasm())('the block compiler agrees with the interpreter', (
     expect(rigs[0].cpu.getState().cr2).toBe(0x400000);
   });
 
+  it('keeps a loop\'s flags in locals across iterations, and gives them to a fault and to the budget', () => {
+    // The loop overwrites the flags (ADD) before it reads them, so compiled code carries the
+    // DEC's flags from one iteration to the next without storing them. Whatever leaves the
+    // block before the ADD must still see them: the #PF in the 5th iteration (pushed EFLAGS).
+    const loop = (first: string) => `mov ecx, 6\nmov esi, 0x3ffff0\n.l: ${first}\nadd eax, ebx\nadd esi, 4\ndec ecx\njnz .l\nhlt`;
+    const paged = (code: string) => [JIT, false as const].map((jit) => {
+      const rig = flat(code, jit);
+      const pd = 0x100000, pt = 0x101000;
+      for (let i = 0; i < 1024; i++) rig.wr32(pt + i * 4, (i << 12) | 3);
+      rig.wr32(pd, pt | 3);
+      rig.cpu.setState({ ...rig.cpu.getState(), cr0: 0x80000011, cr3: pd, eax: 0x7ffffff0, ebx: 3 });
+      return rig;
+    });
+    const f = paged(loop('mov edx, [esi]'));
+    same(f[0], f[1], 'fault');
+    expect(f[0].u8[0x600]).toBe(14);
+    expect(compiled(f[0])).toBeGreaterThan(0);
+    // A fault in iteration 1 (no loop-back yet) and the budget ending a hot loop: same again.
+    const g = paged(loop('mov edx, [esi + 0x10]'));
+    same(g[0], g[1], 'fault in the first iteration');
+    for (const budget of [5, 7, 13]) {
+      const b = [JIT, false as const].map((jit) => flat('mov ecx, 100\n.l: mov edx, [0x8000]\nadd eax, 0x7fffffff\ndec ecx\njnz .l\nhlt', jit));
+      for (const rig of b) rig.cpu.run(budget);
+      expect(b[0].cpu.getState(), `budget ${budget}`).toEqual(b[1].cpu.getState());
+    }
+  });
+
   it('through a #DE and a #GP (JMP beyond the CS limit) raised by compiled code', () => {
     for (const code of ['mov eax, 10\nxor edx, edx\nxor ecx, ecx\ninc eax\ndiv ecx\nhlt', 'mov eax, 0x12345\ninc ebx\njmp eax\nhlt']) {
       const rigs = [JIT, false as const].map((jit) => {

@@ -278,6 +278,12 @@ export class Jit {
 /** Thrown while decoding: the instruction is not compiled. */
 const BAIL = { bail: true };
 
+/** Placeholders resolved when the block is complete (see Gen._produced). */
+const HS_MARK = '/*hs*/';
+const CONT_MARK = '/*cont*/';
+const CONT_END = '/*cont-end*/';
+const CONT_RE = /\/\*cont\*\/.*?\/\*cont-end\*\//g;
+
 /**
  * The flag state at a point of the block: -1 when it is the CPU's (cpu.lop & co., as the
  * block found it or as a helper left it), else the producing operation (Lf) * 64 + sign bit.
@@ -303,9 +309,18 @@ function writeback(s: FState): string {
   }
 }
 
+/**
+ * Reads of the CPU's flags (state ENTRY) emitted so far: a block whose loop reads them before
+ * its first flag producer keeps the flags in the CPU across iterations (see Gen.run).
+ */
+let entryReads = 0;
+
 /** CF as a 0/1 expression. */
 function cfN(s: FState): string {
-  if (s === ENTRY) return 'c.cf()';
+  if (s === ENTRY) {
+    entryReads++;
+    return 'c.cf()';
+  }
   switch (lopOf(s)) {
     case Lf.ZSP: return '(fco & 1)';
     case Lf.LOGIC: return '0';
@@ -318,19 +333,25 @@ function cfN(s: FState): string {
 }
 
 function zfN(s: FState): string {
+  if (s === ENTRY) entryReads++;
   return s === ENTRY ? 'c.zf()' : '(fr === 0 ? 1 : 0)';
 }
 
 function sfN(s: FState): string {
+  if (s === ENTRY) entryReads++;
   return s === ENTRY ? 'c.sf()' : `((fr >>> ${bitsOf(s)}) & 1)`;
 }
 
 function pfN(s: FState): string {
+  if (s === ENTRY) entryReads++;
   return s === ENTRY ? 'c.pf()' : 'P[fr & 255]';
 }
 
 function ofN(s: FState): string {
-  if (s === ENTRY) return 'c.of()';
+  if (s === ENTRY) {
+    entryReads++;
+    return 'c.of()';
+  }
   const b = bitsOf(s);
   switch (lopOf(s)) {
     case Lf.ZSP: return '((fco >> 11) & 1)';
@@ -342,7 +363,10 @@ function ofN(s: FState): string {
 
 /** Condition `cc` (Jcc/SETcc/CMOVcc encoding) as a boolean expression. */
 function cond(s: FState, cc: number): string {
-  if (s === ENTRY) return `c.cond(${cc})`;
+  if (s === ENTRY) {
+    entryReads++;
+    return `c.cond(${cc})`;
+  }
   const lop = lopOf(s);
   const b = bitsOf(s);
   let e: string;
@@ -514,6 +538,15 @@ class Gen {
   private _mem = false;
   /** The current instruction ended the block. */
   private _ended = false;
+  /**
+   * Loop-carried flags. A block that loops to its start stores its flag state into the CPU
+   * at every iteration (a helper call) unless the loop overwrites the flags before it reads
+   * them: then `continue` only sets the local hs, and the exits, faults and helpers met before
+   * the first producer store the loop's state (HS_MARK) if hs says it is pending.
+   */
+  private _produced = false;
+  private _headReads = false;
+  private readonly _loopStates = new Set<FState>();
 
   constructor(
     private readonly _u8: Uint8Array,
@@ -535,8 +568,14 @@ class Gen {
       if (this._ended) break;
     }
     if (this._n === 0) return null;
-    if (!this._ended) this._body += `${writeback(this._fs)}nx = ${this._ip}; cnt = ${this._n}; break L;\n`;
-    const body = this._body.replace(/__N__/g, String(this._n));
+    if (!this._ended) this._body += `${this._wb(this._fs)}nx = ${this._ip}; cnt = ${this._n}; break L;\n`;
+    // Loop-carried flags when every loop-back has the same state and nothing read the CPU's
+    // flags before the first producer; else each loop-back stores them, as every exit does.
+    const carried = this._loopStates.size === 1 && !this._headReads ? [...this._loopStates][0] : ENTRY;
+    const hs = carried === ENTRY ? '' : `if (hs !== 0) { hs = 0; ${writeback(carried)}} `;
+    let body = this._body.replace(/__N__/g, String(this._n)).split(HS_MARK).join(hs);
+    body = carried === ENTRY ? body.split(CONT_MARK).join('').split(CONT_END).join('') : body.replace(CONT_RE, 'hs = 1; ');
+    this._catch = this._catch.split(HS_MARK).join(hs);
     let pro = 'const R = c.r32, T = c.tlb, U8 = c.u8, U16 = c.u16, I32 = c.i32, K = c.rchk, W = c.wchk;\n';
     for (let s = 0; s < 6; s++) {
       if (this._segs & (1 << s)) pro += `const sb${s} = c.segBase[${s}], rl${s} = c.rlim[${s}], wl${s} = c.wlim[${s}];\n`;
@@ -549,7 +588,7 @@ class Gen {
     }
     const src = `const { ${HELPER_NAMES} } = H;
 return function blk_${(this._eip >>> 0).toString(16)}(c, budget) {
-${pro}${load}let fa = 0, fb = 0, fr = 0, fcf = 0, fco = 0, fl = 0, done = 0, cnt = 0, nx = 0;
+${pro}${load}let fa = 0, fb = 0, fr = 0, fcf = 0, fco = 0, fl = 0, hs = 0, done = 0, cnt = 0, nx = 0;
 try {
 L: for (;;) {
 ${body}}
@@ -763,29 +802,36 @@ return done + cnt;
     this._emit(`const a${t} = ${a}, z${t} = ${sz === 2 ? `(a${t} ${dec ? '-' : '+'} 1) | 0` : `(a${t} ${dec ? '-' : '+'} 1) & ${MASK[sz]}`};`);
     const keepCf = this._fs === ENTRY || lopOf(this._fs) === Lf.INC || lopOf(this._fs) === Lf.DEC ? '' : `fcf = ${cfN(this._fs)}; `;
     const entryCf = this._fs === ENTRY ? 'fcf = c.cf(); ' : '';
+    if (this._fs === ENTRY) entryReads++;
     this._produce(dec ? Lf.DEC : Lf.INC, sz, `${entryCf}${keepCf}fa = a${t}; fb = 1; fr = z${t};`);
     return `z${t}`;
   }
 
   /** Stores the flag state in the CPU (before a helper that reads or changes the flags). */
   private _flush(): void {
-    const w = writeback(this._fs);
+    const w = this._wb(this._fs);
     if (w) this._emit(w);
     this._fs = ENTRY;
+  }
+
+  /** writeback(), and before the loop's first flag producer, the loop-carried state's. */
+  private _wb(s: FState, produced = this._produced): string {
+    return s === ENTRY && !produced ? HS_MARK : writeback(s);
   }
 
   // ---- the instruction ----
 
   /** Exit statements for a jump to `target` (an expression) retiring instruction i. */
   private _exitTo(target: string, i: number): string {
-    return `${writeback(this._fs)}nx = ${target}; cnt = ${i + 1}; break L;`;
+    return `${this._wb(this._fs)}nx = ${target}; cnt = ${i + 1}; break L;`;
   }
 
   /** A transfer to a static target: loops when it is the block's start. */
   private _jump(target: number, i: number): string {
     if (target === this._eip) {
       // (A slow path of this instruction that asked for the careful path: leave instead.)
-      return `if (${this._mem ? '!c.slow && ' : ''}done + ${i + 1} + __N__ <= budget) { ${writeback(this._fs)}done += ${i + 1}; continue L; } ${this._exitTo(String(target), i)}`;
+      this._loopStates.add(this._fs);
+      return `if (${this._mem ? '!c.slow && ' : ''}done + ${i + 1} + __N__ <= budget) { ${CONT_MARK}${writeback(this._fs)}${CONT_END}done += ${i + 1}; continue L; } ${this._exitTo(String(target), i)}`;
     }
     return this._exitTo(String(target), i);
   }
@@ -807,6 +853,8 @@ return done + cnt;
     this._pendSt = ENTRY;
     this._ip0 = this._ip;
     const fsBefore = this._fs;
+    const producedBefore = this._produced;
+    const readsBefore = entryReads;
     try {
       this._decode(i);
     } catch (e) {
@@ -819,10 +867,12 @@ return done + cnt;
       this._fs = save.fs;
       this._tmp = save.tmp;
       this._ended = false;
+      this._produced = producedBefore;
       return false;
     }
+    if (!producedBefore && entryReads !== readsBefore) this._headReads = true;
     // Only a helper call or an explicit fault can throw: those set ipStart to this EIP.
-    if (this._cur.includes(`${this._ip0})`) || this._cur.includes('c.ipStart')) this._catch += `case ${this._ip0}: rt = ${i}; ${writeback(fsBefore)}break;\n`;
+    if (this._cur.includes(`${this._ip0})`) || this._cur.includes('c.ipStart')) this._catch += `case ${this._ip0}: rt = ${i}; ${this._wb(fsBefore, producedBefore)}break;\n`;
     this._body += `{\n${this._cur.replace(/__NX__/g, String(this._ip))}}\n`;
     return true;
   }
@@ -830,7 +880,10 @@ return done + cnt;
   /** Commits the pending flags; ends the block after this instruction if a slow path asked. */
   private _commit(i: number, exitAfter = true): void {
     if (this._pend) this._emit(this._pend);
-    if (this._pendSt !== ENTRY) this._fs = this._pendSt;
+    if (this._pendSt !== ENTRY) {
+      this._fs = this._pendSt;
+      this._produced = true;
+    }
     this._pend = '';
     this._pendSt = ENTRY;
     // (A write queued for the loop - MMIO, ROM - goes to the fast path now that the
