@@ -149,6 +149,11 @@ const enum RegionKind {
   LAPIC = 3,
 }
 
+/** A trap log entry's INFO word (TrapLog.ts) for an access. */
+function trapInfo(pio: boolean, read: boolean, size: number, inCore: boolean): number {
+  return (pio ? 0 : TrapInfo.MMIO) | (read ? TrapInfo.READ : 0) | (size << 4) | (inCore ? TrapInfo.IN_CORE : 0);
+}
+
 /** Instructions `finish` single-steps at most before it gives up and stops. */
 const FINISH_LIMIT = 10_000_000;
 
@@ -681,24 +686,20 @@ export class VcpuThread {
     if (remote) {
       // The slot is free between requests; it is not when the monitor's `io` command holds it.
       if (Atomics.load(this.views.slots[v.index], 0) !== 0) return -1;
-      v.client.timing = this._timeNext;
-      this._timeNext = false;
+      this._timeRemote(v);
     }
     let result: number;
     if (write) {
       bus.write(addr as never, size, value);
       result = value >>> 0;
     } else result = bus.read(addr as never, size);
-    const info = (pio ? 0 : TrapInfo.MMIO) | (write ? 0 : TrapInfo.READ) | (size << 4) | (remote ? 0 : TrapInfo.IN_CORE);
     const failed = remote && v.client.lastFailed;
-    this.trapLog.record(v.index, ip, info | (failed ? TrapInfo.FAILED : 0), addr, result, 1, region, remote && v.client.timing ? v.client.hops : null);
+    const info = trapInfo(pio, !write, size, !remote) | (failed ? TrapInfo.FAILED : 0);
+    this.trapLog.record(v.index, ip, info, addr, result, 1, region, remote && v.client.timing ? v.client.hops : null);
     this._traps++;
     const cpu = (v.backend as InterpVcpu).cpu;
     if (failed) {
-      this._drainDm();
-      const e = this._lastDeviceError;
-      const msg = e ? `device ${e.device} failed: ${e.message}` : `device ${this._regionInfo[region]?.name ?? '?'} failed`;
-      this._stopAll(v, { vcpu: v.index, reason: 'device-error', message: msg, text: `${msg}; the VM is stopped` });
+      this._deviceFailed(v, this._regionInfo[region]?.name);
       cpu.requestStop();
     } else if (remote) {
       // The device model moved an interrupt line while answering, changed the memory map
@@ -824,12 +825,9 @@ export class VcpuThread {
     const hit = bus.find(ex.addr);
     const remote = hit !== null && hit.region instanceof RemoteRange;
     const read = ex.dir === IoDir.READ;
-    if (remote) {
-      v.client.timing = this._timeNext;
-      this._timeNext = false;
-    }
+    if (remote) this._timeRemote(v);
     let value = 0;
-    let info = (pio ? 0 : TrapInfo.MMIO) | (read ? TrapInfo.READ : 0) | (ex.size << 4) | (remote ? 0 : TrapInfo.IN_CORE);
+    let info = trapInfo(pio, read, ex.size, !remote);
     if (override?.answer !== undefined || override?.skip) {
       // Fault injection / skip: the device never sees it. A skipped read floats high.
       const mask = ex.size === 4 ? 0xffffffff : (1 << (ex.size * 8)) - 1;
@@ -852,12 +850,21 @@ export class VcpuThread {
     this.trapLog.record(v.index, ex.ip, info, ex.addr, value, ex.count, region, remote && override === null && v.client.timing ? v.client.hops : null);
     this._traps++;
     b.completeIo();
-    if (failed) {
-      this._drainDm();
-      const e = this._lastDeviceError;
-      const msg = e ? `device ${e.device} failed: ${e.message}` : `device ${hit?.region.name ?? '?'} failed`;
-      this._stopAll(v, { vcpu: v.index, reason: 'device-error', message: msg, text: `${msg}; the VM is stopped` });
-    }
+    if (failed) this._deviceFailed(v, hit?.region.name);
+  }
+
+  /** The next remote trap is timed if one is due (see _timeNext). */
+  private _timeRemote(v: Vcpu): void {
+    v.client.timing = this._timeNext;
+    this._timeNext = false;
+  }
+
+  /** A device model threw while answering this vCPU: the VM stops, naming the device. */
+  private _deviceFailed(v: Vcpu, regionName: string | undefined): void {
+    this._drainDm();
+    const e = this._lastDeviceError;
+    const msg = e ? `device ${e.device} failed: ${e.message}` : `device ${regionName ?? '?'} failed`;
+    this._stopAll(v, { vcpu: v.index, reason: 'device-error', message: msg, text: `${msg}; the VM is stopped` });
   }
 
   // -------------------------------------------------------------------------------------
@@ -1139,7 +1146,7 @@ export class VcpuThread {
         let value = cmd.value >>> 0;
         if (cmd.write) bus.write(cmd.addr as never, cmd.size, value);
         else value = bus.read(cmd.addr as never, cmd.size);
-        const info = (cmd.space === 'mmio' ? TrapInfo.MMIO : 0) | (cmd.write ? 0 : TrapInfo.READ) | (cmd.size << 4) | TrapInfo.IN_CORE;
+        const info = trapInfo(cmd.space === 'pio', !cmd.write, cmd.size, true);
         this.trapLog.record(-1, 0, info, cmd.addr, value, 1, region, Float64Array.of(t0, 0, stamp()));
         return { value };
       }

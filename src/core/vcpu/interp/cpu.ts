@@ -1130,7 +1130,7 @@ export class Cpu {
     if (this.noExit) return size === 4 ? -1 : (1 << (size * 8)) - 1;
     const f = this.trapFast;
     if (f !== null && count === 1) {
-      const v = f.read(kind, addr, size, (this.segBase[Seg.CS] + this.ipStart) >>> 0);
+      const v = f.read(kind, addr, size, this._ipLinear());
       if (v >= 0) {
         const n = this.frLen;
         if (n + size <= 16) {
@@ -1166,7 +1166,7 @@ export class Cpu {
     // An OUT is its instruction's last step (nothing after it can fault), so delivering it
     // now is delivering it after the instruction. MMIO writes wait for the instruction's end.
     if (kind === Xr.IO && this.trapFast !== null && this._wqLen === this._wqPos &&
-      this.trapFast.write(kind, addr, size, v, (this.segBase[Seg.CS] + this.ipStart) >>> 0)) return;
+      this.trapFast.write(kind, addr, size, v, this._ipLinear())) return;
     const n = this._wqLen;
     if (n >= WQ_MAX) return;
     this._wqKind[n] = kind;
@@ -1219,12 +1219,17 @@ export class Cpu {
     while (this._wqPos !== this._wqLen) {
       const i = this._wqPos;
       if (this._wqCount[i] !== 1) return false;
-      if (!f.write(this._wqKind[i], this._wqAddr[i] >>> 0, this._wqSize[i], this._wqVal[i], (this.segBase[Seg.CS] + this.ipStart) >>> 0)) return false;
+      if (!f.write(this._wqKind[i], this._wqAddr[i] >>> 0, this._wqSize[i], this._wqVal[i], this._ipLinear())) return false;
       this._wqPos = i + 1;
     }
     this._wqPos = this._wqLen = 0;
     this._recalcSlow();
     return !this.slow;
+  }
+
+  /** The linear address of the current instruction (what the trap log records as IP). */
+  private _ipLinear(): number {
+    return (this.segBase[Seg.CS] + this.ipStart) >>> 0;
   }
 
   /** IN for compiled code: the I/O permission check, then the read (in place, or an exit). */
@@ -2145,7 +2150,7 @@ export class Cpu {
               Atomics.store(this.kick, 0, 0);
               return this._exit(Xr.INTR);
             }
-            if (this.ctl[MemCtl.GENERATION] !== this._memGen || this.dbg.generation !== this._dbgGen) this.sync();
+            if (this.stale) this.sync();
           }
         }
         return this._exit(Xr.INTR);
@@ -2322,7 +2327,11 @@ export class Cpu {
   /** Between instructions when `slow`: exits, events, debug hooks; then one instruction. */
   private _slowStep(): Xr {
     // What the last instruction left behind leaves first, in order.
-    if (this._wqLen !== this._wqPos && !this.flushWrites() && this._wqLen !== this._wqPos) return this._emitQueued();
+    if (this._wqLen !== this._wqPos) {
+      // The fast path takes what it can; whatever it declines leaves as exits.
+      this.flushWrites();
+      if (this._wqLen !== this._wqPos) return this._emitQueued();
+    }
     if (this._stopReq) {
       this._stopReq = false;
       return this._exit(Xr.INTR);
