@@ -12,6 +12,8 @@ export const TRAP_LOG_ENTRIES = 4096;
 const I32_PER = 8;
 const F64_PER = 3;
 const HDR = 4;
+/** The writer moves the header's total once per this many entries (a power of two), and at publish(). */
+const PUBLISH_EVERY = 64;
 
 export const enum TrapInfo {
   MMIO = 1,
@@ -60,15 +62,29 @@ export class TrapLog {
     return Atomics.load(this.i32, 0) >>> 0;
   }
 
-  /** Writer side. `tEnd` is when the access finished (ms since epoch). */
+  /** The writer's count of entries written (the header's total lags it by less than PUBLISH_EVERY). */
+  private _written = 0;
+  private _writing = false;
+
+  /**
+   * Writer side (one thread). Entries are plain stores; the header's total, an atomic store,
+   * publishes them every PUBLISH_EVERY entries and at publish(). (With an atomic store per
+   * entry, a fence on x86, a trap-bound guest spent a third of its time here: the fence waits
+   * for the ring entries the device model is reading.) recent() says how a reader copes.
+   */
   record(
     vcpu: number, ip: number, info: number, addr: number, value: number, count: number, region: number,
     hops: Float64Array | null,
   ): void {
-    const seq = this.i32[0];
-    const slot = (seq >>> 0) % TRAP_LOG_ENTRIES;
-    const o = HDR + slot * I32_PER;
     const i = this.i32;
+    if (!this._writing) {
+      // Another writer (an earlier vCPU thread of this machine) may have left entries.
+      this._written = i[0];
+      this._writing = true;
+    }
+    const seq = this._written;
+    const slot = seq & (TRAP_LOG_ENTRIES - 1);
+    const o = HDR + slot * I32_PER;
     i[o] = 0;
     i[o + 1] = vcpu;
     i[o + 2] = ip | 0;
@@ -85,20 +101,32 @@ export class TrapLog {
       t[f + 1] = hops[1];
       t[f + 2] = hops[2];
     } else t[f] = t[f + 1] = t[f + 2] = 0;
-    Atomics.store(i, o, seq + 1);
-    Atomics.store(i, 0, seq + 1);
+    i[o] = seq + 1;
+    this._written = (seq + 1) | 0;
+    if ((this._written & (PUBLISH_EVERY - 1)) === 0) Atomics.store(i, 0, this._written);
   }
 
-  /** Reader side: up to `count` most recent entries, oldest first. */
+  /** Writer side: makes every entry written so far count in `total` (the vCPU thread calls it after each slice). */
+  publish(): void {
+    if (this._writing && this.i32[0] !== this._written) Atomics.store(this.i32, 0, this._written);
+  }
+
+  /**
+   * Reader side: up to `count` most recent entries, oldest first. Entries below the total read
+   * first are complete (the total was stored after them). While the vCPU runs it may be
+   * rewriting the oldest slots meanwhile: it is at most PUBLISH_EVERY entries past the total
+   * read afterwards, so an entry is kept only if no entry written by then can share its slot,
+   * and only if its SEQ word is the same before and after its fields were read.
+   */
   recent(count: number): TrapRecord[] {
     const total = this.total;
     const n = Math.min(count, total, TRAP_LOG_ENTRIES);
     const out: TrapRecord[] = [];
+    const i = this.i32;
     for (let seq = total - n; seq < total; seq++) {
-      const slot = seq % TRAP_LOG_ENTRIES;
+      const slot = seq & (TRAP_LOG_ENTRIES - 1);
       const o = HDR + slot * I32_PER;
-      const i = this.i32;
-      if (Atomics.load(i, o) !== seq + 1) continue; // overwritten or half-written
+      if (i[o] !== ((seq + 1) | 0)) continue; // overwritten or half-written
       const info = i[o + 3];
       const f = slot * F64_PER;
       const t0 = this.f64[f];
@@ -122,7 +150,11 @@ export class TrapLog {
         serviceUs: tp && td ? (td - tp) * 1000 : null,
         totalUs: td && t0 ? (td - t0) * 1000 : 0,
       });
+      if (i[o] !== ((seq + 1) | 0)) out.pop();
     }
-    return out;
+    const safe = this.total + PUBLISH_EVERY - TRAP_LOG_ENTRIES;
+    let k = 0;
+    while (k < out.length && out[k].seq < safe) k++;
+    return k === 0 ? out : out.slice(k);
   }
 }

@@ -5,7 +5,8 @@
 // One SharedArrayBuffer holds everything:
 //   header   Int32[HDR_WORDS]                     doorbell, IRQ levels, counters
 //   slots    nvcpu × SLOT_BYTES                   one ioreq each (+ a page of string-I/O data)
-//   ring     Int32[2 + RING_ENTRIES × 3]          buffered writes (read/write pointers first)
+//   ring     Int32[Ring.ENTRIES + RING_ENTRIES × 3]  buffered writes (read/write pointers first,
+//                                                 each on its own cache line)
 //
 // State machine of a slot (Xen's): NONE → READY (vCPU published a request)
 //   → IN_PROCESS (device model took it) → RESP_READY (answer written) → NONE (vCPU took it).
@@ -39,14 +40,6 @@ export const enum Hdr {
   VCPU_WAKE = 4,
   /** Bumped by the daemon after it posted control messages (map/unmap ranges, …) to the core. */
   CTL_SEQ = 5,
-  /** Requests served, for `info ioreq`. */
-  SERVED = 6,
-  /** Buffered writes drained. */
-  DRAINED = 7,
-  /** Times a vCPU found the ring full and fell back to a synchronous request. */
-  RING_FULL = 8,
-  /** Times a waiter had to sleep (Atomics.wait) rather than catching the answer by spinning. */
-  SLEEPS = 9,
   /** 1 once the daemon has stopped serving (shut down or crashed). */
   DAEMON_DEAD = 10,
   /** Pause requests and debugger kicks for the vCPU thread (nonzero = leave run() soon). */
@@ -58,8 +51,18 @@ export const enum Hdr {
    * again before the core looked at IRQ_LEVELS still delivers its edge.
    */
   IRQ_RISES = 16,
+  // Statistics for `info ioreq`, on a cache line of their own: the daemon bumps them on every
+  // batch, and the words above are read by the vCPU on every trap.
+  /** Requests served, for `info ioreq`. */
+  SERVED = 32,
+  /** Buffered writes drained. */
+  DRAINED = 33,
+  /** Times a vCPU found the ring full and fell back to a synchronous request. */
+  RING_FULL = 34,
+  /** Times a waiter had to sleep (Atomics.wait) rather than catching the answer by spinning. */
+  SLEEPS = 35,
 }
-export const HDR_WORDS = 32;
+export const HDR_WORDS = 48;
 
 /** Word indices inside a slot. */
 export const enum Slot {
@@ -93,14 +96,18 @@ export const SLOT_HDR_BYTES = 128;
 export const SLOT_DATA_BYTES = 4096;
 export const SLOT_BYTES = SLOT_HDR_BYTES + SLOT_DATA_BYTES;
 
-/** Buffered ring: Xen's buffered_iopage with 512 entries of (type|size|dir, addr, data). */
-export const RING_ENTRIES = 512;
+/**
+ * Buffered ring: Xen's buffered_iopage with 512 entries of (type|size|dir, addr, data). Unlike
+ * Xen's page the two pointers sit 64 bytes apart: the consumer stores READ_PTR while the
+ * producer stores WRITE_PTR, and on one cache line each store would evict the other side's copy.
+ */
+export const RING_ENTRIES = 4096;
 export const enum Ring {
   READ_PTR = 0,
-  WRITE_PTR = 1,
-  ENTRIES = 2,
+  WRITE_PTR = 16,
+  ENTRIES = 32,
 }
-const RING_WORDS = 2 + RING_ENTRIES * 3;
+const RING_WORDS = Ring.ENTRIES + RING_ENTRIES * 3;
 
 export interface IoreqLayout {
   buffer: SharedArrayBuffer;

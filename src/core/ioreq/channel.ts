@@ -52,23 +52,23 @@ export class IoreqClient {
   private readonly _slot: Int32Array;
   private readonly _f64: Float64Array;
   private readonly _hdr: Int32Array;
-  private readonly _ring: Int32Array;
   private _seq = 0;
-  /** The ring's read pointer as last loaded (it only moves forward). */
-  private _readSeen = 0;
+  private readonly _writer: RingWriter;
   /** Record hop timestamps (costs two clock reads per request). */
   timing = true;
   readonly hops: HopTimes = new Float64Array(3);
   readonly page: Uint8Array;
 
+  /** `writer`: the thread's producer end of the ring, shared by all of its clients. */
   constructor(
     views: IoreqViews,
     readonly vcpu: number,
+    writer?: RingWriter,
   ) {
     this._slot = views.slots[vcpu];
     this._f64 = views.slotF64[vcpu];
     this._hdr = views.hdr;
-    this._ring = views.ring;
+    this._writer = writer ?? new RingWriter(views);
     this.page = views.slotData[vcpu];
   }
 
@@ -90,6 +90,9 @@ export class IoreqClient {
     if (Atomics.load(s, Slot.STATE) !== IoreqState.NONE) {
       throw new HvmonError(`ioreq slot ${this.vcpu} is busy (state ${Atomics.load(s, Slot.STATE)})`);
     }
+    // Posted writes issued before this request must reach the device model first: it drains
+    // what is published before it takes the request.
+    this._writer.flush();
     s[Slot.TYPE] = type;
     s[Slot.DIR] = dir;
     s[Slot.SIZE] = size;
@@ -154,24 +157,79 @@ export class IoreqClient {
    * caller then makes it a synchronous request, which drains the ring first.
    */
   post(type: IoreqType, addr: number, size: AccessSize, value: number): boolean {
+    return this._writer.post(type, addr, size, value);
+  }
+
+  /** Makes every posted write visible to the device model now. */
+  flush(): void {
+    this._writer.flush();
+  }
+}
+
+/** Entries a producer writes before it publishes them with one store of WRITE_PTR. */
+const PUBLISH_BATCH = 32;
+
+/**
+ * The producer end of the buffered ring, one per thread that posts (every IoreqClient of a
+ * thread shares it). Entries become visible to the device model in batches, like KVM's
+ * coalesced MMIO ring: one store of WRITE_PTR (and one look at the doorbell) per
+ * PUBLISH_BATCH writes instead of per write, so the cache line the consumer polls changes
+ * hands once per batch. The owner flushes whenever the order matters to somebody else: before
+ * a synchronous request (submit does it) and whenever the thread stops running guest code.
+ */
+export class RingWriter {
+  private readonly _ring: Int32Array;
+  private readonly _hdr: Int32Array;
+  /** Next entry to write (the producer's own copy of WRITE_PTR). */
+  private _w: number;
+  /** WRITE_PTR as last published. */
+  private _published: number;
+  /** The ring's read pointer as last loaded (it only moves forward). */
+  private _readSeen: number;
+
+  constructor(views: IoreqViews) {
+    this._ring = views.ring;
+    this._hdr = views.hdr;
+    this._w = this._published = Atomics.load(this._ring, Ring.WRITE_PTR);
+    this._readSeen = Atomics.load(this._ring, Ring.READ_PTR);
+  }
+
+  /** Entries written but not yet published. */
+  get unpublished(): number {
+    return (this._w - this._published) | 0;
+  }
+
+  post(type: IoreqType, addr: number, size: AccessSize, value: number): boolean {
     const r = this._ring;
-    const w = r[Ring.WRITE_PTR];
+    const w = this._w;
     // The read pointer is looked at only when the last one seen says the ring is full.
     if (((w - this._readSeen) | 0) >= RING_ENTRIES) {
+      this.flush();
       this._readSeen = Atomics.load(r, Ring.READ_PTR);
       if (((w - this._readSeen) | 0) >= RING_ENTRIES) {
         Atomics.add(this._hdr, Hdr.RING_FULL, 1);
         return false;
       }
     }
-    const o = Ring.ENTRIES + ((w >>> 0) % RING_ENTRIES) * 3;
+    const o = Ring.ENTRIES + (w & (RING_ENTRIES - 1)) * 3;
     r[o] = type | (size << 8);
     r[o + 1] = addr | 0;
     r[o + 2] = value | 0;
-    // The entry is complete before the write pointer makes it visible.
-    Atomics.store(r, Ring.WRITE_PTR, (w + 1) | 0);
-    this._ringDoorbell();
+    this._w = (w + 1) | 0;
+    if (((this._w - this._published) | 0) >= PUBLISH_BATCH) this.flush();
     return true;
+  }
+
+  flush(): void {
+    if (this._w === this._published) return;
+    // Every entry is complete before the write pointer makes it visible.
+    Atomics.store(this._ring, Ring.WRITE_PTR, this._w);
+    this._published = this._w;
+    const hdr = this._hdr;
+    if (Atomics.load(hdr, Hdr.DAEMON_SLEEPING) !== 0) {
+      Atomics.add(hdr, Hdr.DOORBELL, 1);
+      Atomics.notify(hdr, Hdr.DOORBELL);
+    }
   }
 }
 
@@ -208,7 +266,7 @@ export class IoreqServer {
     const req = this._req;
     let n = 0;
     while (rp !== wp) {
-      const o = Ring.ENTRIES + ((rp >>> 0) % RING_ENTRIES) * 3;
+      const o = Ring.ENTRIES + (rp & (RING_ENTRIES - 1)) * 3;
       const ts = r[o];
       req.vcpu = 0;
       req.type = (ts & 0xff) as IoreqType;

@@ -19,8 +19,8 @@ import { Access, DebugTables } from '../debug/DebugTables.js';
 import { readRegister } from '../debug/registers.js';
 import { TrapInfo, TrapLog } from '../debug/TrapLog.js';
 import type { BreakpointDef, PendingIoreq, StopInfo } from '../debug/types.js';
-import { Hdr, IoreqViews, stamp } from '../ioreq/abi.js';
-import { IoreqClient } from '../ioreq/channel.js';
+import { Hdr, IoreqType, IoreqViews, stamp } from '../ioreq/abi.js';
+import { IoreqClient, RingWriter } from '../ioreq/channel.js';
 import { RemoteRange, type ClientRef, type RangeAnnouncement } from '../ioreq/RemoteRange.js';
 import { GuestMemory } from '../memory/GuestMemory.js';
 import { I8254 } from '../platform/i8254.js';
@@ -147,6 +147,8 @@ const enum RegionKind {
   PIC = 2,
   /** The local APIC page. */
   LAPIC = 3,
+  /** The daemon's, and its writes are posted (through the buffered ring, no answer). */
+  POSTED = 4,
 }
 
 /** A trap log entry's INFO word (TrapLog.ts) for an access. */
@@ -180,9 +182,13 @@ export class VcpuThread {
   readonly hits: Int32Array;
   readonly vcpus: Vcpu[] = [];
   private readonly _clientRef: ClientRef;
+  /** This thread's end of the buffered ring, shared by every vCPU's client. */
+  private readonly _ringWriter: RingWriter;
   private readonly _regionIndex = new Map<IoRegion, number>();
   /** For the trap fast path, by region index: RegionKind. */
   private _regionKind = new Int8Array(0);
+  /** By region index: the address just past the region (a posted write must fit inside). */
+  private _regionEnd = new Float64Array(0);
   /** Port -> region index (-1: nothing there), and the last MMIO region the fast path hit. */
   private readonly _pioIdx = new Int16Array(0x10000).fill(-1);
   private _lastMmio: IoRegion | null = null;
@@ -213,6 +219,7 @@ export class VcpuThread {
   ) {
     this.mem = GuestMemory.attach(init.mem);
     this.views = new IoreqViews(init.ioreq, init.vcpus);
+    this._ringWriter = new RingWriter(this.views);
     this.hdr = this.views.hdr;
     this.tables = new DebugTables(init.debug);
     this.trapLog = new TrapLog(init.trapLog);
@@ -239,7 +246,7 @@ export class VcpuThread {
         pauseExits: this.init.vcpus > 1,
       });
       const v: Vcpu = {
-        index: i, backend, client: new IoreqClient(this.views, i), running: false, halted: false, waitSipi: i !== 0, lapic,
+        index: i, backend, client: new IoreqClient(this.views, i, this._ringWriter), running: false, halted: false, waitSipi: i !== 0, lapic,
         pendingExit: null, pendingVector: null, stepLeft: 0, stepTrap: false, stop: null, debugCfg: -1, finishEsp: -1,
       };
       this.vcpus.push(v);
@@ -310,6 +317,10 @@ export class VcpuThread {
       } catch (e) {
         this._stop(v, { vcpu: v.index, reason: 'internal-error', message: errorMessage(e), text: `internal error: ${errorMessage(e)}` });
       }
+      // Posted writes and trap log entries are published in batches; what the slice left goes
+      // out before anything else happens (a command, a sleep, another vCPU's slice).
+      this._ringWriter.flush();
+      this.trapLog.publish();
     }
   }
 
@@ -429,11 +440,13 @@ export class VcpuThread {
     // What the trap fast path needs to know about each region, without a lookup per access.
     const picRegions = new Set<IoRegion>([...this.pic.regions(), ...this.pit.regions()].map((r) => r.region));
     this._regionKind = new Int8Array(list.length);
+    this._regionEnd = new Float64Array(list.length);
     this._pioIdx.fill(-1);
     for (const [region, index] of this._regionIndex) {
       const info = list[index];
-      this._regionKind[index] = region instanceof RemoteRange ? RegionKind.REMOTE
+      this._regionKind[index] = region instanceof RemoteRange ? (region.posted ? RegionKind.POSTED : RegionKind.REMOTE)
         : picRegions.has(region) ? RegionKind.PIC : info.name === 'lapic' ? RegionKind.LAPIC : RegionKind.OTHER;
+      this._regionEnd[index] = info.base + info.size;
       if (info.space === 'pio') this._pioIdx.fill(index, info.base, Math.min(0x10000, info.base + info.size));
     }
     this._lastMmio = null;
@@ -681,8 +694,17 @@ export class VcpuThread {
       }
     }
     const kind = region >= 0 ? this._regionKind[region] : RegionKind.OTHER;
+    if (kind === RegionKind.POSTED && write && addr + size <= this._regionEnd[region] &&
+      v.client.post(pio ? IoreqType.PIO : IoreqType.COPY, addr, size, value)) {
+      // Posted: the access is in the ring, in order, and nothing comes back (a device-model
+      // failure stops the VM when the daemon applies it). What the daemon does in answer
+      // (an IRQ, a new mapping) is seen at the next turn of the loop, as after any posted write.
+      this.trapLog.record(v.index, ip, trapInfo(pio, false, size, false), addr, value, 1, region, null);
+      this._traps++;
+      return value >>> 0;
+    }
     const bus = (pio ? this.pio : this.mmio) as IoBus<'pio' | 'mmio'>;
-    const remote = kind === RegionKind.REMOTE;
+    const remote = kind === RegionKind.REMOTE || kind === RegionKind.POSTED;
     if (remote) {
       // The slot is free between requests; it is not when the monitor's `io` command holds it.
       if (Atomics.load(this.views.slots[v.index], 0) !== 0) return -1;
@@ -1146,8 +1168,10 @@ export class VcpuThread {
         let value = cmd.value >>> 0;
         if (cmd.write) bus.write(cmd.addr as never, cmd.size, value);
         else value = bus.read(cmd.addr as never, cmd.size);
+        this._ringWriter.flush();
         const info = trapInfo(cmd.space === 'pio', !cmd.write, cmd.size, true);
         this.trapLog.record(-1, 0, info, cmd.addr, value, 1, region, Float64Array.of(t0, 0, stamp()));
+        this.trapLog.publish();
         return { value };
       }
       case 'finish': {
