@@ -356,8 +356,20 @@ export class Vga implements DeviceModel {
         base: this._membase,
         region: {
           name: `${this.id}.vram`, space: 'mmio', size: 0x20000, posted: true,
-          impl: { min: 1, max: 1 },
-          ops: { read: (o) => this._memRead(o), write: (o, _s, v) => this._memWrite(o, v) },
+          // Wider accesses are taken a byte at a time here rather than split by the bus: text
+          // output is word writes, and this is the device model's hottest path.
+          impl: { min: 1, max: 4 },
+          ops: {
+            read: (o, size) => {
+              let v = this._memRead(o);
+              for (let i = 1; i < size; i++) v |= this._memRead(o + i) << (i * 8);
+              return v >>> 0;
+            },
+            write: (o, size, v) => {
+              this._memWrite(o, v & 0xff);
+              for (let i = 1; i < size; i++) this._memWrite(o + i, (v >>> (i * 8)) & 0xff);
+            },
+          },
           registerName: () => 'VRAM',
         },
       },
@@ -638,6 +650,15 @@ export class Vga implements DeviceModel {
     }
     if (planes === 0) return;
     const gr = s.gr;
+    if ((gr[Gr.MODE] & 3) === 0 && gr[Gr.DATA_ROTATE] === 0 && gr[Gr.ENABLE_SET_RESET] === 0 && gr[Gr.BIT_MASK] === 0xff) {
+      // Write mode 0 with nothing in the way (what text output and most software use): the
+      // byte itself reaches every enabled plane.
+      if (planes & 1) s.vram[off] = v;
+      if (planes & 2) s.vram[PLANE + off] = v;
+      if (planes & 4) s.vram[2 * PLANE + off] = v;
+      if (planes & 8) s.vram[3 * PLANE + off] = v;
+      return;
+    }
     const mode = gr[Gr.MODE] & 3;
     const rot = gr[Gr.DATA_ROTATE] & 7;
     const op = (gr[Gr.DATA_ROTATE] >> 3) & 3;
