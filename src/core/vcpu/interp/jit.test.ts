@@ -190,6 +190,37 @@ describe.skipIf(!haveNasm())('the block compiler agrees with the interpreter', (
     }
   });
 
+  it('carries the CF a DEC keeps through a loop that produces no other flags (dec ecx; jnz)', () => {
+    // The DEC's CF comes from the previous iteration's DEC (its locals), and in the first one
+    // from the CPU (STC before the loop). ADC after the loop shows what the CPU's CF ended as;
+    // the pushed EFLAGS of the #PF in the 4th iteration show it mid-loop.
+    for (const [code, fault] of [
+      ['mov ecx, 50\nstc\n.l: mov edx, [0x8000]\ndec ecx\njnz .l\nmov eax, 0\nadc eax, 0\nhlt', false],
+      ['mov ecx, 50\nclc\n.l: inc ebx\nmov edx, [0x8000]\ndec ecx\njnz .l\nmov eax, 0\nadc eax, 0\nhlt', false],
+      ['mov ecx, 6\nmov esi, 0x3ffff4\nstc\n.l: mov edx, [esi]\nadd esi, 4\ndec ecx\njnz .l\nhlt', true],
+      ['mov ecx, 6\nmov esi, 0x3ffff4\nstc\n.l: mov edx, [esi]\nlea esi, [esi + 4]\ndec ecx\njnz .l\nhlt', true],
+    ] as const) {
+      const rigs = [JIT, false as const].map((jit) => {
+        const rig = flat(code, jit);
+        const pd = 0x100000, pt = 0x101000;
+        for (let i = 0; i < 1024; i++) rig.wr32(pt + i * 4, (i << 12) | 3);
+        rig.wr32(pd, pt | 3);
+        rig.cpu.setState({ ...rig.cpu.getState(), cr0: 0x80000011, cr3: pd });
+        return rig;
+      });
+      same(rigs[0], rigs[1], code);
+      if (fault) expect(rigs[0].u8[0x600]).toBe(14);
+      else expect(rigs[0].cpu.getState().eax).toBe(code.includes('stc') ? 1 : 0);
+      expect(compiled(rigs[0])).toBeGreaterThan(0);
+    }
+    // The budget ending the loop at every point: the same state as the interpreter's.
+    for (const budget of [2, 5, 8, 11]) {
+      const b = [JIT, false as const].map((jit) => flat('mov ecx, 100\nstc\n.l: mov edx, [0x8000]\ndec ecx\njnz .l\nhlt', jit));
+      for (const rig of b) rig.cpu.run(budget);
+      expect(b[0].cpu.getState(), `budget ${budget}`).toEqual(b[1].cpu.getState());
+    }
+  });
+
   it('through a #DE and a #GP (JMP beyond the CS limit) raised by compiled code', () => {
     for (const code of ['mov eax, 10\nxor edx, edx\nxor ecx, ecx\ninc eax\ndiv ecx\nhlt', 'mov eax, 0x12345\ninc ebx\njmp eax\nhlt']) {
       const rigs = [JIT, false as const].map((jit) => {

@@ -283,6 +283,8 @@ const HS_MARK = '/*hs*/';
 const CONT_MARK = '/*cont*/';
 const CONT_END = '/*cont-end*/';
 const CONT_RE = /\/\*cont\*\/.*?\/\*cont-end\*\//g;
+/** CF read by an INC/DEC before the loop's first producer: from the carried state if pending. */
+const HSCF_MARK = '/*hscf*/';
 
 /**
  * The flag state at a point of the block: -1 when it is the CPU's (cpu.lop & co., as the
@@ -573,7 +575,8 @@ class Gen {
     // flags before the first producer; else each loop-back stores them, as every exit does.
     const carried = this._loopStates.size === 1 && !this._headReads ? [...this._loopStates][0] : ENTRY;
     const hs = carried === ENTRY ? '' : `if (hs !== 0) { hs = 0; ${writeback(carried)}} `;
-    let body = this._body.replace(/__N__/g, String(this._n)).split(HS_MARK).join(hs);
+    const hscf = carried === ENTRY ? 'c.cf()' : `(hs !== 0 ? ${cfN(carried)} : c.cf())`;
+    let body = this._body.replace(/__N__/g, String(this._n)).split(HS_MARK).join(hs).split(HSCF_MARK).join(hscf);
     body = carried === ENTRY ? body.split(CONT_MARK).join('').split(CONT_END).join('') : body.replace(CONT_RE, 'hs = 1; ');
     this._catch = this._catch.split(HS_MARK).join(hs);
     let pro = 'const R = c.r32, T = c.tlb, U8 = c.u8, U16 = c.u16, I32 = c.i32, K = c.rchk, W = c.wchk;\n';
@@ -801,8 +804,10 @@ return done + cnt;
     const t = this._t();
     this._emit(`const a${t} = ${a}, z${t} = ${sz === 2 ? `(a${t} ${dec ? '-' : '+'} 1) | 0` : `(a${t} ${dec ? '-' : '+'} 1) & ${MASK[sz]}`};`);
     const keepCf = this._fs === ENTRY || lopOf(this._fs) === Lf.INC || lopOf(this._fs) === Lf.DEC ? '' : `fcf = ${cfN(this._fs)}; `;
-    const entryCf = this._fs === ENTRY ? 'fcf = c.cf(); ' : '';
-    if (this._fs === ENTRY) entryReads++;
+    // Before the loop's first flag producer (`dec ecx; jnz` loops), the CF it keeps may come
+    // from the loop-carried state: see run().
+    const entryCf = this._fs !== ENTRY ? '' : this._produced ? 'fcf = c.cf(); ' : `fcf = ${HSCF_MARK}; `;
+    if (this._fs === ENTRY && this._produced) entryReads++;
     this._produce(dec ? Lf.DEC : Lf.INC, sz, `${entryCf}${keepCf}fa = a${t}; fb = 1; fr = z${t};`);
     return `z${t}`;
   }
