@@ -87,6 +87,13 @@ export const enum Tlb {
   ALWAYS = 64,
   /** The page holds compiled code: writes take the slow path, which invalidates (jit.ts). */
   CODE = 128,
+  /**
+   * The page tables let a user (WOK_USER) / supervisor (WOK_SUP) write through this entry with
+   * its D bit already set: a write the check sends to the slow path (ROM, MMIO, watched, code)
+   * needs no new walk, only the physical access.
+   */
+  WOK_USER = 256,
+  WOK_SUP = 512,
   RCHK_SUP = VALID | SLOWR,
   RCHK_USER = VALID | SLOWR | NOUSER,
   WCHK_SUP = VALID | NOWS | CODE,

@@ -119,6 +119,13 @@ export const enum Tlb {
   ALWAYS = 64,
   /** The page holds compiled code: writes take the slow path, which invalidates (jit.ts). */
   CODE = 128,
+  /**
+   * The page tables let a user (WOK_USER) / supervisor (WOK_SUP) write through this entry with
+   * its D bit already set: a write the check sends to the slow path (ROM, MMIO, watched, code)
+   * needs no new walk, only the physical access.
+   */
+  WOK_USER = 256,
+  WOK_SUP = 512,
   RCHK_SUP = VALID | SLOWR,
   RCHK_USER = VALID | SLOWR | NOUSER,
   WCHK_SUP = VALID | NOWS | CODE,
@@ -840,7 +847,9 @@ export class Cpu {
       for (let i = 0; i < size; i++) v |= this.rdLinSlow((lin + i) | 0, 1, user) << (i * 8);
       return v;
     }
-    this.fill(lin, false, user);
+    // A valid entry (MMIO, a watched page) already allows the read: no new walk.
+    const e = this.tlb[lin >>> 12];
+    if ((e & Tlb.VALID) === 0 || (user && (e & Tlb.NOUSER) !== 0)) this.fill(lin, false, user);
     return this.physRead(this.tlbPhys[lin >>> 12] | (lin & 4095), size, lin);
   }
 
@@ -863,7 +872,8 @@ export class Cpu {
       for (let i = 0; i < size; i++) this.wrLinSlow((lin + i) | 0, 1, v >> (i * 8), user);
       return;
     }
-    this.fill(lin, true, user);
+    // An entry that already allows this write (MMIO, ROM, a watched page) needs no new walk.
+    if ((e & (user ? Tlb.WOK_USER : Tlb.WOK_SUP)) === 0) this.fill(lin, true, user);
     this.physWrite(this.tlbPhys[lin >>> 12] | (lin & 4095), size, v, lin);
   }
 
@@ -975,9 +985,14 @@ export class Cpu {
       if (!this._wU) flags |= Tlb.NOUSER;
       if (!this._wRW) flags |= Tlb.NOWU | ((this.cr0 & Cr0Bit.WP) !== 0 ? Tlb.NOWS : 0);
       if (!this._wD) flags |= Tlb.NOWU | Tlb.NOWS;
+      else {
+        if (this._wU && this._wRW) flags |= Tlb.WOK_USER;
+        if (this._wRW || (this.cr0 & Cr0Bit.WP) === 0) flags |= Tlb.WOK_SUP;
+      }
       if (this._wBig) { flags |= Tlb.BIG; this._tlbBig = true; }
     } else {
       phys = lin & ~4095;
+      flags |= Tlb.WOK_USER | Tlb.WOK_SUP;
     }
     phys &= this.a20mask;
     const pp = phys >>> 12;

@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { Rig, asm, haveNasm, recordingHandlers } from './testing/rig.js';
+import { ExitReason, IoDir } from '../VcpuBackend.js';
 
 const PD = 0x100000;
 const PT = 0x101000;
@@ -87,6 +88,39 @@ describe.skipIf(!haveNasm())('paging', () => {
     rig2.run();
     expect(rig2.u8[0x600]).toBe(14);
     expect(rig2.rd32(0x604)).toBe(3);
+  });
+
+  it('checks a write to MMIO through a TLB entry a read filled: read-only faults, D=0 gets D', () => {
+    // Linear 0x3ff000 maps physical 0x800000, beyond RAM: reads and writes there are MMIO exits.
+    const mmio = (pte: number, cr0: number): Rig => {
+      const rig = paged('mov eax, [0x3ff000]\nmov [0x3ff004], eax\nmov [0x3ff008], eax\nhlt');
+      rig.wr32(PT + 0x3ff * 4, 0x800000 | pte);
+      rig.cpu.setState({ ...rig.cpu.getState(), cr0 });
+      return rig;
+    };
+    const exits = (rig: Rig): string[] => {
+      const seen: string[] = [];
+      for (;;) {
+        const r = rig.run();
+        const x = rig.cpu.exit;
+        if (r !== ExitReason.MMIO) return seen;
+        seen.push(`${x.dir === IoDir.READ ? 'r' : 'w'} ${x.addr.toString(16)}`);
+        if (x.dir === IoDir.READ) {
+          x.data.fill(0x5a, 0, x.size);
+          rig.cpu.completeIo();
+        }
+      }
+    };
+    // Read-only, CR0.WP: the read goes out, the write faults (P|W) without reaching the device.
+    const ro = mmio(5, 0x80010011);
+    expect(exits(ro)).toEqual(['r 800000']);
+    expect(ro.u8[0x600]).toBe(14);
+    expect(ro.rd32(0x604)).toBe(3);
+    // Writable with D clear: the read leaves D clear, the first write sets it, both writes go out.
+    const rw = mmio(7, 0x80000011);
+    expect(exits(rw)).toEqual(['r 800000', 'w 800004', 'w 800008']);
+    expect(rw.u8[0x600]).toBe(0);
+    expect(rw.rd32(PT + 0x3ff * 4) & 0x60).toBe(0x60);
   });
 
   it('keeps using a cached translation until INVLPG or a CR3 load', () => {
