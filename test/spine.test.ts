@@ -1,4 +1,5 @@
 // The spine end to end, in process: a Machine with its two workers runs real NASM guests.
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Machine } from '../src/core/machine/Machine.js';
 import type { StopInfo } from '../src/core/debug/types.js';
@@ -42,6 +43,23 @@ describe('the machine', () => {
     expect(screen.text[0]).toContain('Hello from hvmon!');
     expect(screen.attrs[0].slice(0, 2)).toBe('1f');
     mon.close();
+  });
+
+  it('shows every posted VGA write made before a breakpoint stop', async () => {
+    // hello clears the screen with REP STOSW (2000 posted writes of 0720h, published to the
+    // device model in batches) before it prints; stop right after that, then read the screen.
+    const image = guest('guests/hello.img');
+    const bytes = readFileSync(image);
+    const after = 0x7c00 + bytes.indexOf(Buffer.from([0xf3, 0xab, 0xbe])) + 2;
+    machine = await startMachine({ boot: { kind: 'bootsector', image }, startPaused: true });
+    const s = new Session(new Monitor(machine), 'test');
+    await runHuman(s, `break 0x${after.toString(16)}`);
+    const stopped = nextStop(machine);
+    await machine.resume();
+    expect((await stopped).reason).toBe('breakpoint');
+    const screen = await new Monitor(machine).screen();
+    expect(screen.attrs.join('')).toBe('07'.repeat(80 * 25));
+    expect(screen.text.join('').trim()).toBe('');
   });
 
   it('starts paused with -S and runs on cont; pause, resume and reset work', async () => {

@@ -289,6 +289,10 @@ export class VcpuThread {
   }
 
   private _emit(e: VcpuEvent): void {
+    // Whoever hears of this (a stop, say) and then looks at a device or the trap log sees
+    // everything the guest did before it.
+    this._ringWriter.flush();
+    this.trapLog.publish();
     this._main.postMessage(e);
   }
 

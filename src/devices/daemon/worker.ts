@@ -60,6 +60,9 @@ function execute(cmd: DaemonCommandBody): unknown {
 
 main.on('message', (cmd: DaemonCommand) => {
   try {
+    // Posted writes the vCPU thread has published (it does before it reports a pause) land
+    // before anything looks at a device: a screen read after `stop` shows every write.
+    host.server.drainRing();
     emit({ t: 'reply', rid: cmd.rid, ok: true, result: execute(cmd) ?? null });
   } catch (e) {
     emit({ t: 'reply', rid: cmd.rid, ok: false, error: errorMessage(e) });
