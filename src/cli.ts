@@ -183,6 +183,7 @@ export function buildProgram(): Command {
     .option('--drive <spec>', 'file=F[,format=raw][,readonly=on][,snapshot=on][,index=N]', collect)
     .option('--serial <spec>', 'COM1 then COM2: stdio | file:F | tcp:HOST:PORT[,server] | unix:F[,server] | vc | none', collect)
     .option('--device <spec>', 'isa-debugcon,iobase=N,chardev=SPEC | isa-debug-exit,iobase=N', collect)
+    .option('--global <spec>', 'DEVICE.PROP=on|off for the board\'s devices: vga.posted (VGA memory writes posted, default on), vga.textmode', collect)
     .option('--netdev <spec>', 'udp,listen=PORT,peer=HOST:PORT[,pcap=F][,mac=MAC]: adds an NE2000', collect)
     .option('--qmp <spec>', 'another monitor socket: unix:PATH | tcp:127.0.0.1:PORT', collect)
     .option('--gdb <spec>', 'gdb stub: tcp::PORT (loopback) or tcp:HOST:PORT')

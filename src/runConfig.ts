@@ -17,6 +17,7 @@ export interface RunOptions {
   drive?: string[];
   serial?: string[];
   device?: string[];
+  global?: string[];
   netdev?: string[];
   qmp?: string[];
   gdb?: string;
@@ -92,6 +93,26 @@ export function parseDevice(spec: string): ExtraDevice {
   return { kind, props, chardev };
 }
 
+/**
+ * What --global may set: properties of the board's own devices that change how they behave
+ * rather than where they sit (ports and IRQs are the board's).
+ */
+const GLOBALS: Record<string, Record<string, 'bool'>> = {
+  vga: { posted: 'bool', textmode: 'bool' },
+};
+
+/** `--global vga.posted=off`: DEVICE.PROP=VALUE for a device of the board (QEMU's -global). */
+export function parseGlobal(spec: string, into: Record<string, Record<string, boolean>>): void {
+  const m = /^([\w-]+)\.([\w-]+)=(.*)$/.exec(spec);
+  if (!m) throw new UsageError(`--global ${spec}: expected DEVICE.PROPERTY=VALUE`);
+  const [, dev, prop, value] = m;
+  const known = Object.entries(GLOBALS).flatMap(([d, ps]) => Object.keys(ps).map((p) => `${d}.${p}`)).join(', ');
+  if (!GLOBALS[dev]?.[prop]) throw new UsageError(`--global ${dev}.${prop}: not a property --global sets (known: ${known})`);
+  const on = ['on', 'true', 'yes', '1'].includes(value);
+  if (!on && !['off', 'false', 'no', '0'].includes(value)) throw new UsageError(`--global ${spec}: expected on or off`);
+  (into[dev] ??= {})[prop] = on;
+}
+
 export function buildRunPlan(image: string | undefined, o: RunOptions): RunPlan {
   const ramSize = parseSize(o.memory ?? '32');
   const vcpus = o.smp === undefined ? 1 : Number(o.smp);
@@ -115,6 +136,8 @@ export function buildRunPlan(image: string | undefined, o: RunOptions): RunPlan 
   const serial = (o.serial ?? []).map((s, i) => checkChardev(`--serial`, s) + (i > 1 ? '' : ''));
   if (serial.length > 2) throw new UsageError('--serial: at most two serial ports (COM1, COM2)');
   for (const n of o.netdev ?? []) parseNetdevSpec(n);
+  const globals: Record<string, Record<string, boolean>> = {};
+  for (const g of o.global ?? []) parseGlobal(g, globals);
   const qmp = (o.qmp ?? []).map((q) => parseEndpoint(q));
   if (o.gdb !== undefined) parseEndpoint(o.gdb.replace(/^tcp::/, 'tcp:127.0.0.1:'), '--gdb');
   if (o.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(o.name)) throw new UsageError(`--name ${o.name}: letters, digits, '.', '_' and '-' only`);
@@ -133,6 +156,7 @@ export function buildRunPlan(image: string | undefined, o: RunOptions): RunPlan 
       pc: {
         ramSize, serial: [serial[0] ?? 'vc', serial[1] ?? 'null'],
         drives: drives.map((d) => d), netdevs: o.netdev ?? [], extra: (o.device ?? []).map(parseDevice),
+        ...(Object.keys(globals).length ? { globals } : {}),
       },
     },
     qmp, gdb: o.gdb ?? null, display, name: o.name ?? null, daemonize: o.daemonize ?? false,

@@ -17,6 +17,24 @@ describe('hvmon run', () => {
     }
   });
 
+  it('sets a board device property with --global: VGA memory writes as round trips', async () => {
+    const h = runHvmon(['run', 'guests/hello.img', '--display', 'none', '--name', 'unposted', '--global', 'vga.posted=off']);
+    try {
+      await h.waitFor(/Hello from hvmon!/);
+      const c = await connectMonitor(h.socket('unposted'));
+      const mtree = await c.hmp('info mtree');
+      expect(mtree).toMatch(/vga\.vram \[device model\]\n/);
+      expect(mtree).not.toMatch(/vga\.vram.*\[posted\]/);
+      const screen = await c.execute<{ text: string[] }>('vga-screen');
+      expect(screen.text[0]).toContain('Hello from hvmon!');
+      const q = await c.execute<{ drained: number }>('query-ioreq');
+      expect(q.drained).toBe(0);
+      await c.execute('quit');
+    } finally {
+      await h.kill();
+    }
+  });
+
   it.each([
     [['test/guests/exitcode.img', '--device', 'isa-debug-exit'], 85, /exiting with 0x2a/],
     [['--bios', 'test/guests/rom.bin', '--device', 'isa-debug-exit,iobase=0xf4,iosize=1'], 35, /reset vector jump found/],
@@ -40,6 +58,9 @@ describe('hvmon run', () => {
     [['run', 'guests/hello.img', '--serial', 'carrier-pigeon'], /--serial carrier-pigeon: expected stdio/],
     [['run', 'guests/hello.img', '--device', 'sb16'], /--device sb16: unknown device/],
     [['run', 'guests/hello.img', '--device', 'isa-debugcon,iobase=zz'], /iobase=zz: expected a number/],
+    [['run', 'guests/hello.img', '--global', 'vga'], /--global vga: expected DEVICE.PROPERTY=VALUE/],
+    [['run', 'guests/hello.img', '--global', 'com1.iobase=0x2f8'], /--global com1.iobase: not a property --global sets \(known: vga.posted, vga.textmode\)/],
+    [['run', 'guests/hello.img', '--global', 'vga.posted=maybe'], /--global vga.posted=maybe: expected on or off/],
     [['run', 'guests/hello.img', '--drive', 'file=missing.img'], /missing\.img/],
     [['run', 'guests/hello.img', '--qmp', 'carrier:1'], /--qmp carrier:1: expected unix:PATH or tcp/],
     [['run', '--bios', 'test/guests/rom.bin', '--kernel', 'x'], /--bios and --kernel cannot be used together/],

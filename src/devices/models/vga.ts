@@ -31,8 +31,12 @@
 // colour text at 0B8000h, blank screen of grey spaces), so guests that start without a video
 // BIOS can print; the real chip powers up unprogrammed, which `textmode=false` gives.
 //
+// `posted` (default true): writes to display memory go through the buffered ring and the
+// guest goes on at once (Xen's buffered ioreq for stdvga); `posted=false` makes each one a
+// round trip, as every other trapped write is.
+//
 // Constructor (uniform across hvmon models): new Vga(id, props, ctx, backends), where
-//   props    = { iobase = 0x3b0 (ports 3B0h-3DFh), membase = 0xa0000, textmode = true }
+//   props    = { iobase = 0x3b0 (ports 3B0h-3DFh), membase = 0xa0000, textmode = true, posted = true }
 //   backends = {} (none)
 
 import type { DeviceContext, DeviceModel, Inspection, PropValue, RegisterView } from '../../common/device.js';
@@ -333,6 +337,7 @@ export class Vga implements DeviceModel {
     this._iobase = numProp(props, 'iobase', 0x3b0);
     this._membase = numProp(props, 'membase', 0xa0000);
     this._textAtReset = props.textmode !== false && props.textmode !== 'off';
+    const posted = props.posted !== false && props.posted !== 'off';
     this._s = {
       misc: 0, fcr: 0, vse: 0,
       srIndex: 0, sr: new Uint8Array(8), grIndex: 0, gr: new Uint8Array(16), crIndex: 0, cr: new Uint8Array(32),
@@ -355,7 +360,7 @@ export class Vga implements DeviceModel {
       {
         base: this._membase,
         region: {
-          name: `${this.id}.vram`, space: 'mmio', size: 0x20000, posted: true,
+          name: `${this.id}.vram`, space: 'mmio', size: 0x20000, posted,
           // Wider accesses are taken a byte at a time here rather than split by the bus: text
           // output is word writes, and this is the device model's hottest path.
           impl: { min: 1, max: 4 },

@@ -50,6 +50,8 @@ export interface PcOptions {
    * Without one, SeaBIOS is told to use COM1 as its console (etc/sercon-port).
    */
   vgaRom?: string | null;
+  /** Properties of the board's own devices, by device id (--global vga.posted=off). */
+  globals?: Record<string, Record<string, number | string | boolean>>;
 }
 
 /** SeaVGABIOS for an ISA VGA, from Debian's seabios package (what QEMU's isa-vga loads). */
@@ -113,6 +115,10 @@ export function pcDevices(o: PcOptions): DeviceSpec[] {
       drives: [o.drives[2] || null, o.drives[3] || null],
     },
   ];
+  for (const d of devices) {
+    const g = o.globals?.[d.id];
+    if (g) d.props = { ...d.props, ...g };
+  }
   o.netdevs.forEach((n, i) => {
     // mac= belongs to the NIC (the run options checked its form); the rest to the backend.
     // Without one, NICs count up from 52:54:00:12:34:56 as QEMU's do, so that two NICs on
