@@ -86,7 +86,11 @@ describe('the machine', () => {
   it('stops a guest that triple-faults with a clear message; the host and monitor stay usable', async () => {
     machine = await startMachine({ boot: { kind: 'bootsector', image: guest('test/guests/triple.img') } });
     const out = collect(machine);
+    // What the guest printed before it stopped reaches a client before the stop does (the
+    // output comes from the device model's thread, the stop from the vCPU thread).
+    const seenAtStop = new Promise<string>((r) => machine!.once('stop', () => r(out())));
     const stop = await nextStop(machine);
+    expect(await seenAtStop).toContain('about to triple-fault\r\n');
     expect(stop.reason).toBe('triple-fault');
     expect(stop.text).toMatch(/guest triple-faulted at 0x0000:0x00007c1[0-9a-f]/);
     expect(machine.state).toBe('shutdown');

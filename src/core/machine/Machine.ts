@@ -54,6 +54,8 @@ export interface MachineEvents {
 }
 
 const COMMAND_TIMEOUT_MS = 10_000;
+/** How long a stop event waits for the device model to send the output made before it. */
+const SETTLE_MS = 250;
 
 interface Pending {
   resolve(v: unknown): void;
@@ -227,12 +229,14 @@ export class Machine extends EventEmitter<MachineEvents> {
         // With other vCPUs still running (non-stop), the VM as a whole still runs.
         if (this.stops.some((s) => s === null)) this._state = 'running';
         else if (e.info.reason !== 'pause' || this._state === 'running') this._state = stateFor(this._worstStop());
-        this.emit('stop', e.info);
+        // A guest stopped by itself (a breakpoint, a step, a fault) may have just printed: its
+        // output comes from the device model's thread, so the stop waits for it.
+        this._inOrder(e.info.reason !== 'pause', () => this.emit('stop', e.info));
         return;
       case 'resume':
         this.stops[e.vcpu] = null;
         if (this.stops.every((s) => s === null)) this._state = 'running';
-        this.emit('resume', e.vcpu);
+        this._inOrder(false, () => this.emit('resume', e.vcpu));
         return;
       case 'regions':
         this.regions = e.list;
@@ -285,6 +289,39 @@ export class Machine extends EventEmitter<MachineEvents> {
         this._workerDied('device model', new Error(e.message));
         return;
     }
+  }
+
+  private _eventChain: Promise<void> = Promise.resolve();
+  private _eventsQueued = 0;
+
+  /**
+   * Emits a stop or resume in the order the vCPU thread sent them. With `settle`, first the
+   * device model sends all its output so far, so that a client sees what the guest printed
+   * before the stop ahead of the stop (the two come from different threads). A device model
+   * that does not answer within SETTLE_MS does not hold the event back.
+   */
+  private _inOrder(settle: boolean, emit: () => void): void {
+    if (!settle && this._eventsQueued === 0) {
+      emit();
+      return;
+    }
+    this._eventsQueued++;
+    this._eventChain = this._eventChain.then(async () => {
+      if (settle && this._daemonWorker && !this._quitting) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          this.daemon({ t: 'flush' }).catch(() => undefined),
+          new Promise<void>((r) => (timer = setTimeout(r, SETTLE_MS))),
+        ]);
+        clearTimeout(timer);
+      }
+      this._eventsQueued--;
+      try {
+        emit();
+      } catch {
+        // A listener's failure is its own; later events still go out.
+      }
+    });
   }
 
   /** The stop that describes the VM: a failure or a debug stop rather than a plain pause. */

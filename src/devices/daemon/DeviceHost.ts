@@ -168,7 +168,7 @@ export class DeviceHost {
         this._emit({ t: 'request', device: id, kind: 'reset' });
         break;
       case 'exit':
-        this._flushOutput();
+        this.flushOutput();
         this._emit({ t: 'request', device: id, kind: 'exit', status: r.status });
         break;
     }
@@ -266,7 +266,7 @@ export class DeviceHost {
     const message = `${errorMessage(e)} (${what})`;
     // What the guest printed before the failure goes out first; then the error to the core
     // (it reads it before it looks at the answer), then to the machine.
-    this._flushOutput();
+    this.flushOutput();
     this._toCore({ t: 'device-error', device, message });
     this._emit({ t: 'device-error', device, message });
   }
@@ -336,11 +336,11 @@ export class DeviceHost {
     list.push(data.slice());
     if (!this._flushScheduled) {
       this._flushScheduled = true;
-      setImmediate(() => this._flushOutput());
+      setImmediate(() => this.flushOutput());
     }
   }
 
-  private _flushOutput(): void {
+  flushOutput(): void {
     this._flushScheduled = false;
     for (const [device, chunks] of this._pendingOut) {
       const total = chunks.reduce((n, c) => n + c.length, 0);

@@ -39,6 +39,8 @@ export type DaemonCommandBody =
   | { t: 'input'; id: string; data: Uint8Array }
   | { t: 'keys'; id: string; text: string }
   | { t: 'screen'; id: string }
+  /** Answered after every byte of device output produced so far has been sent (it goes first). */
+  | { t: 'flush' }
   | { t: 'quit' };
 
 export type DaemonCommand = DaemonCommandBody & { rid: number };

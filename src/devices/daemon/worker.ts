@@ -52,6 +52,9 @@ function execute(cmd: DaemonCommandBody): unknown {
       if (!vga.screen) throw new Error(`device ${cmd.id} has no screen`);
       return { ...vga.screen(), generation: vga.dirty ?? 0 };
     }
+    case 'flush':
+      host.flushOutput();
+      return null;
     case 'quit':
       host.shutdown();
       return null;
