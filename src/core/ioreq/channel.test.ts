@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { createIoreqBuffer, Hdr, IoreqType, IoreqViews } from './abi.js';
-import { IoreqClient } from './channel.js';
+import { createIoreqBuffer, Hdr, IoreqType, IoreqViews, Ring } from './abi.js';
+import { IoreqClient, RingWriter } from './channel.js';
 import { IoDir } from '../vcpu/VcpuBackend.js';
 import { spawnWorker } from '../machine/spawn.js';
 
@@ -60,6 +60,31 @@ describe('ioreq channel', () => {
       }
     }
     expect(client.submit(IoreqType.PIO, IoDir.READ, 0x11, 4, 1, 0)).toBe(5000);
+  });
+
+  it('publishes posted writes in batches, all of them on flush, in one order for every vCPU of a thread', async () => {
+    const { views } = await start(2);
+    const writer = new RingWriter(views);
+    const a = new IoreqClient(views, 0, writer);
+    const b = new IoreqClient(views, 1, writer);
+    for (let i = 1; i <= 5; i++) (i & 1 ? a : b).post(IoreqType.PIO, 0x10, 4, i);
+    // Not yet published: the device model cannot see them.
+    expect(Atomics.load(views.ring, Ring.WRITE_PTR)).toBe(0);
+    expect(writer.unpublished).toBe(5);
+    a.flush();
+    expect(Atomics.load(views.ring, Ring.WRITE_PTR)).toBe(5);
+    const t0 = Date.now();
+    while (Atomics.load(views.ring, Ring.READ_PTR) !== 5) {
+      if (Date.now() - t0 > 5000) throw new Error('the device model never drained the ring');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    // A full batch publishes itself.
+    for (let i = 6; i < 6 + 40; i++) (i & 1 ? a : b).post(IoreqType.PIO, 0x10, 4, i);
+    expect(Atomics.load(views.ring, Ring.WRITE_PTR)).toBeGreaterThanOrEqual(5 + 32);
+    // A synchronous request from either client publishes the rest first: the device model saw
+    // every write, the last one last.
+    expect(b.submit(IoreqType.PIO, IoDir.READ, 0x11, 4, 1, 0)).toBe(45);
+    expect(a.submit(IoreqType.PIO, IoDir.READ, 0x10, 4, 1, 0)).toBe(45);
   });
 
   it('carries string I/O data in the slot page', async () => {
