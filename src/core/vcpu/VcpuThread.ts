@@ -291,9 +291,14 @@ export class VcpuThread {
   private _emit(e: VcpuEvent): void {
     // Whoever hears of this (a stop, say) and then looks at a device or the trap log sees
     // everything the guest did before it.
+    this._publishBatches();
+    this._main.postMessage(e);
+  }
+
+  /** Posted writes and trap log entries go out in batches: this sends what is left of them. */
+  private _publishBatches(): void {
     this._ringWriter.flush();
     this.trapLog.publish();
-    this._main.postMessage(e);
   }
 
   // -------------------------------------------------------------------------------------
@@ -321,10 +326,9 @@ export class VcpuThread {
       } catch (e) {
         this._stop(v, { vcpu: v.index, reason: 'internal-error', message: errorMessage(e), text: `internal error: ${errorMessage(e)}` });
       }
-      // Posted writes and trap log entries are published in batches; what the slice left goes
-      // out before anything else happens (a command, a sleep, another vCPU's slice).
-      this._ringWriter.flush();
-      this.trapLog.publish();
+      // What the slice left goes out before anything else happens (a command, a sleep,
+      // another vCPU's slice).
+      this._publishBatches();
     }
   }
 
@@ -1172,10 +1176,9 @@ export class VcpuThread {
         let value = cmd.value >>> 0;
         if (cmd.write) bus.write(cmd.addr as never, cmd.size, value);
         else value = bus.read(cmd.addr as never, cmd.size);
-        this._ringWriter.flush();
         const info = trapInfo(cmd.space === 'pio', !cmd.write, cmd.size, true);
         this.trapLog.record(-1, 0, info, cmd.addr, value, 1, region, Float64Array.of(t0, 0, stamp()));
-        this.trapLog.publish();
+        // (The reply's _emit publishes the write, if posted, and this entry.)
         return { value };
       }
       case 'finish': {
