@@ -71,7 +71,7 @@ describe('ioreq channel', () => {
     // Not yet published: the device model cannot see them.
     expect(Atomics.load(views.ring, Ring.WRITE_PTR)).toBe(0);
     expect(writer.unpublished).toBe(5);
-    a.flush();
+    writer.flush();
     expect(Atomics.load(views.ring, Ring.WRITE_PTR)).toBe(5);
     const t0 = Date.now();
     while (Atomics.load(views.ring, Ring.READ_PTR) !== 5) {

@@ -48,6 +48,14 @@ export const HOP_DONE = 2;
 // vCPU side
 // ---------------------------------------------------------------------------------------
 
+/** Wakes the device model if it sleeps (only then is a notify paid for). */
+function ringDoorbell(hdr: Int32Array): void {
+  if (Atomics.load(hdr, Hdr.DAEMON_SLEEPING) !== 0) {
+    Atomics.add(hdr, Hdr.DOORBELL, 1);
+    Atomics.notify(hdr, Hdr.DOORBELL);
+  }
+}
+
 export class IoreqClient {
   private readonly _slot: Int32Array;
   private readonly _f64: Float64Array;
@@ -70,13 +78,6 @@ export class IoreqClient {
     this._hdr = views.hdr;
     this._writer = writer ?? new RingWriter(views);
     this.page = views.slotData[vcpu];
-  }
-
-  private _ringDoorbell(): void {
-    if (Atomics.load(this._hdr, Hdr.DAEMON_SLEEPING) !== 0) {
-      Atomics.add(this._hdr, Hdr.DOORBELL, 1);
-      Atomics.notify(this._hdr, Hdr.DOORBELL);
-    }
   }
 
   /**
@@ -106,7 +107,7 @@ export class IoreqClient {
     if (this.timing) this._f64[SlotTime.SUBMIT] = stamp();
     // Every field above is written before this store publishes the request.
     Atomics.store(s, Slot.STATE, IoreqState.READY);
-    this._ringDoorbell();
+    ringDoorbell(this._hdr);
     this._await();
     const v = s[Slot.DATA] >>> 0;
     if (this.timing) {
@@ -160,10 +161,6 @@ export class IoreqClient {
     return this._writer.post(type, addr, size, value);
   }
 
-  /** Makes every posted write visible to the device model now. */
-  flush(): void {
-    this._writer.flush();
-  }
 }
 
 /** Entries a producer writes before it publishes them with one store of WRITE_PTR. */
@@ -225,11 +222,7 @@ export class RingWriter {
     // Every entry is complete before the write pointer makes it visible.
     Atomics.store(this._ring, Ring.WRITE_PTR, this._w);
     this._published = this._w;
-    const hdr = this._hdr;
-    if (Atomics.load(hdr, Hdr.DAEMON_SLEEPING) !== 0) {
-      Atomics.add(hdr, Hdr.DOORBELL, 1);
-      Atomics.notify(hdr, Hdr.DOORBELL);
-    }
+    ringDoorbell(this._hdr);
   }
 }
 
