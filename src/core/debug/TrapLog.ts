@@ -48,9 +48,16 @@ export class TrapLog {
   readonly i32: Int32Array;
   readonly f64: Float64Array;
 
+  /**
+   * Writer side: entries written, from the total an earlier writer on this buffer (an earlier
+   * vCPU thread of the machine) published. The header's total lags it by less than PUBLISH_EVERY.
+   */
+  private _written: number;
+
   constructor(readonly buffer: SharedArrayBuffer = TrapLog.allocate()) {
     this.i32 = new Int32Array(buffer, 0, HDR + TRAP_LOG_ENTRIES * I32_PER);
     this.f64 = new Float64Array(buffer, (HDR + TRAP_LOG_ENTRIES * I32_PER) * 4, TRAP_LOG_ENTRIES * F64_PER);
+    this._written = Atomics.load(this.i32, 0);
   }
 
   static allocate(): SharedArrayBuffer {
@@ -62,9 +69,6 @@ export class TrapLog {
     return Atomics.load(this.i32, 0) >>> 0;
   }
 
-  /** The writer's count of entries written (the header's total lags it by less than PUBLISH_EVERY). */
-  private _written = 0;
-  private _writing = false;
 
   /**
    * Writer side (one thread). Entries are plain stores; the header's total, an atomic store,
@@ -77,11 +81,6 @@ export class TrapLog {
     hops: Float64Array | null,
   ): void {
     const i = this.i32;
-    if (!this._writing) {
-      // Another writer (an earlier vCPU thread of this machine) may have left entries.
-      this._written = i[0];
-      this._writing = true;
-    }
     const seq = this._written;
     const slot = seq & (TRAP_LOG_ENTRIES - 1);
     const o = HDR + slot * I32_PER;
@@ -108,7 +107,7 @@ export class TrapLog {
 
   /** Writer side: makes every entry written so far count in `total` (the vCPU thread calls it after each slice). */
   publish(): void {
-    if (this._writing && this.i32[0] !== this._written) Atomics.store(this.i32, 0, this._written);
+    if (this.i32[0] !== this._written) Atomics.store(this.i32, 0, this._written);
   }
 
   /**
