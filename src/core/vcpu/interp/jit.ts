@@ -317,12 +317,15 @@ function writeback(s: FState): string {
  */
 let entryReads = 0;
 
+/** An expression that reads the CPU's flags, counted in entryReads. */
+function fromCpu(expr: string): string {
+  entryReads++;
+  return expr;
+}
+
 /** CF as a 0/1 expression. */
 function cfN(s: FState): string {
-  if (s === ENTRY) {
-    entryReads++;
-    return 'c.cf()';
-  }
+  if (s === ENTRY) return fromCpu('c.cf()');
   switch (lopOf(s)) {
     case Lf.ZSP: return '(fco & 1)';
     case Lf.LOGIC: return '0';
@@ -335,25 +338,19 @@ function cfN(s: FState): string {
 }
 
 function zfN(s: FState): string {
-  if (s === ENTRY) entryReads++;
-  return s === ENTRY ? 'c.zf()' : '(fr === 0 ? 1 : 0)';
+  return s === ENTRY ? fromCpu('c.zf()') : '(fr === 0 ? 1 : 0)';
 }
 
 function sfN(s: FState): string {
-  if (s === ENTRY) entryReads++;
-  return s === ENTRY ? 'c.sf()' : `((fr >>> ${bitsOf(s)}) & 1)`;
+  return s === ENTRY ? fromCpu('c.sf()') : `((fr >>> ${bitsOf(s)}) & 1)`;
 }
 
 function pfN(s: FState): string {
-  if (s === ENTRY) entryReads++;
-  return s === ENTRY ? 'c.pf()' : 'P[fr & 255]';
+  return s === ENTRY ? fromCpu('c.pf()') : 'P[fr & 255]';
 }
 
 function ofN(s: FState): string {
-  if (s === ENTRY) {
-    entryReads++;
-    return 'c.of()';
-  }
+  if (s === ENTRY) return fromCpu('c.of()');
   const b = bitsOf(s);
   switch (lopOf(s)) {
     case Lf.ZSP: return '((fco >> 11) & 1)';
@@ -365,10 +362,7 @@ function ofN(s: FState): string {
 
 /** Condition `cc` (Jcc/SETcc/CMOVcc encoding) as a boolean expression. */
 function cond(s: FState, cc: number): string {
-  if (s === ENTRY) {
-    entryReads++;
-    return `c.cond(${cc})`;
-  }
+  if (s === ENTRY) return fromCpu(`c.cond(${cc})`);
   const lop = lopOf(s);
   const b = bitsOf(s);
   let e: string;
@@ -806,8 +800,7 @@ return done + cnt;
     const keepCf = this._fs === ENTRY || lopOf(this._fs) === Lf.INC || lopOf(this._fs) === Lf.DEC ? '' : `fcf = ${cfN(this._fs)}; `;
     // Before the loop's first flag producer (`dec ecx; jnz` loops), the CF it keeps may come
     // from the loop-carried state: see run().
-    const entryCf = this._fs !== ENTRY ? '' : this._produced ? 'fcf = c.cf(); ' : `fcf = ${HSCF_MARK}; `;
-    if (this._fs === ENTRY && this._produced) entryReads++;
+    const entryCf = this._fs !== ENTRY ? '' : this._produced ? `fcf = ${fromCpu('c.cf()')}; ` : `fcf = ${HSCF_MARK}; `;
     this._produce(dec ? Lf.DEC : Lf.INC, sz, `${entryCf}${keepCf}fa = a${t}; fb = 1; fr = z${t};`);
     return `z${t}`;
   }
