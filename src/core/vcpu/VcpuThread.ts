@@ -139,6 +139,9 @@ interface Vcpu {
 }
 
 /** What the trap fast path must do after an access to a region. */
+/** _pioIdx: an I/O breakpoint may stop an access starting at this port. */
+const PIO_ARMED = -2;
+
 const enum RegionKind {
   OTHER = 0,
   /** The daemon's: a round trip (or a posted write). */
@@ -189,12 +192,18 @@ export class VcpuThread {
   private _regionKind = new Int8Array(0);
   /** By region index: the address just past the region (a posted write must fit inside). */
   private _regionEnd = new Float64Array(0);
-  /** Port -> region index (-1: nothing there), and the last MMIO region the fast path hit. */
+  /**
+   * Port -> region index (-1: nothing there), or PIO_ARMED where an access that starts at the
+   * port may touch one an enabled I/O breakpoint covers (the fast path declines it); rebuilt
+   * from the regions and from the definitions (_armPorts). Also the last MMIO region it hit.
+   */
   private readonly _pioIdx = new Int16Array(0x10000).fill(-1);
   private _lastMmio: IoRegion | null = null;
   private _lastMmioIdx = -1;
   private _regionInfo: RegionInfo[] = [];
   private _breakpoints = new Map<number, ArmedBreakpoint>();
+  /** The ports _armPorts marked, with the region index each had. */
+  private _pioArmed: [number, number][] = [];
   private _mailSeen = 0;
   private _ctlSeen = 0;
   private _irqSeen = 0;
@@ -450,6 +459,7 @@ export class VcpuThread {
     this._regionKind = new Int8Array(list.length);
     this._regionEnd = new Float64Array(list.length);
     this._pioIdx.fill(-1);
+    this._pioArmed = [];
     for (const [region, index] of this._regionIndex) {
       const info = list[index];
       this._regionKind[index] = region instanceof RemoteRange ? (region.posted ? RegionKind.POSTED : RegionKind.REMOTE)
@@ -457,6 +467,7 @@ export class VcpuThread {
       this._regionEnd[index] = info.base + info.size;
       if (info.space === 'pio') this._pioIdx.fill(index, info.base, Math.min(0x10000, info.base + info.size));
     }
+    this._armPorts();
     this._lastMmio = null;
     this._emit({ t: 'regions', list });
   }
@@ -686,10 +697,8 @@ export class VcpuThread {
     const t = this.tables;
     let region: number;
     if (pio) {
-      if (t.ioCount !== 0) {
-        for (let p = addr; p < addr + size; p++) if (t.ioArmed(p & 0xffff)) return -1;
-      }
       region = this._pioIdx[addr & 0xffff];
+      if (region === PIO_ARMED) return -1;
     } else {
       if (t.mmioCount !== 0 && t.mmioHit(addr, size, write ? Access.WRITE : Access.READ) !== 0) return -1;
       const hit = this.mmio.find(addr);
@@ -749,6 +758,30 @@ export class VcpuThread {
       else v.backend.setInterruptWindow(true);
     }
     return result;
+  }
+
+  /**
+   * Marks in _pioIdx the ports whose accesses an enabled I/O breakpoint may stop: each port it
+   * covers and the three below it (a word or dword access starting there reaches it). The
+   * marks arrive with the definitions, before the shared tables arm them, so `break` is in
+   * force on the fast path once it returns; the marked ports' accesses exit, and _trapBreak
+   * decides exactly. Unmarked ports cost nothing per access, however many are armed.
+   */
+  private _armPorts(): void {
+    const idx = this._pioIdx;
+    for (const [port, region] of this._pioArmed) idx[port] = region;
+    const saved = new Map<number, number>();
+    for (const { def } of this._breakpoints.values()) {
+      if (def.type !== 'io' || !def.enabled) continue;
+      const first = def.addr - 3;
+      const last = Math.min(def.end, 0xffff);
+      for (let p = first; p <= last; p++) {
+        const port = p & 0xffff;
+        if (!saved.has(port)) saved.set(port, idx[port]);
+        idx[port] = PIO_ARMED;
+      }
+    }
+    this._pioArmed = [...saved];
   }
 
   /** Which armed I/O or MMIO breakpoint (if any) stops this access: 0 for none. */
@@ -1129,6 +1162,7 @@ export class VcpuThread {
           next.set(def.id, { def, cond: def.condition ? prev?.cond?.source === def.condition ? prev.cond : new Condition(def.condition) : null });
         }
         this._breakpoints = next;
+        this._armPorts();
         return null;
       }
       case 'translate': {
