@@ -1829,6 +1829,20 @@ export class Cpu {
     return lo;
   }
 
+  /**
+   * POPF for compiled code: the block passes its operand size (o32 is otherwise the decoder's,
+   * and stays what the interpreter expects between instructions); flags end up in the CPU.
+   */
+  popf(o32: boolean): void {
+    const keep = this.o32;
+    this.o32 = o32;
+    try {
+      sys.popf(this);
+    } finally {
+      this.o32 = keep;
+    }
+  }
+
   /** F6/F7 /4../7 */
   muldiv(op: number, v: number, sz: number): void {
     const r32 = this.r32;

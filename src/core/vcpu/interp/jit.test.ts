@@ -10,6 +10,7 @@ import { Access, WatchSpace } from '../../debug/DebugTables.js';
 import type { CpuState } from '../CpuState.js';
 import { ExitReason, IoDir } from '../VcpuBackend.js';
 import { Rig, asm, haveNasm, recordingHandlers } from './testing/rig.js';
+import type { TrapFastPath } from './cpu.js';
 
 const none = { exec: [], watch: [], io: [], mmio: [], vectors: [] };
 const JIT = { threshold: 1 };
@@ -81,7 +82,7 @@ function program(r: () => number, bits: 16 | 32, n: number): string {
     const mask = sz === 0 ? 0xff : sz === 1 ? 0xffff : 0xffffffff;
     const a = pick(regs);
     const b = pick(regs);
-    switch (r() % 30) {
+    switch (r() % 31) {
       case 0: case 1: case 2: lines.push(`${pick(ALU)} ${a}, ${b}`); break;
       case 3: case 4: lines.push(`${pick(ALU)} ${a}, ${(imm() & mask) >>> 0}`); break;
       case 5: lines.push(`${pick(ALU)} ${a}, ${mem(kw)}`); break;
@@ -111,6 +112,19 @@ function program(r: () => number, bits: 16 | 32, n: number): string {
       case 26: lines.push(`${pick(['adc', 'sbb'])} ${a}, ${b}`); break;
       case 27: lines.push(`bswap ${pick(r32)}`); break;
       case 28: lines.push(`call .c${i}`, `jmp .d${i}`, `.c${i}: ${pick(ALU)} ${a}, ${b}`, 'ret', `.d${i}:`); break;
+      case 29: {
+        // PUSHF/POPF of either size: flags saved around an ALU op, read into a register, or
+        // loaded with arithmetic flags from the stack.
+        const w = pick(['', 'w', 'd']);
+        const f = bits === 32 ? (w === 'w' ? 'w' : '') : (w === 'd' ? 'd' : '');
+        const p = pick(f === 'w' || (bits === 16 && f === '') ? r16 : r32);
+        switch (r() % 3) {
+          case 0: lines.push(`pushf${f}`, `${pick(ALU)} ${a}, ${b}`, `popf${f}`); break;
+          case 1: lines.push(`pushf${f}`, `pop ${p}`); break;
+          default: lines.push(`push ${p.length === 2 ? 'word' : 'dword'} ${2 | (r() & 0x8d5)}`, `popf${f}`);
+        }
+        break;
+      }
       default: lines.push(`${pick(['inc', 'dec'])} ${pick(r32)}`, `j${pick(CC)} .t${i}`, 'nop', `.t${i}:`);
     }
   }
@@ -401,6 +415,40 @@ describe.skipIf(!haveNasm())('the debugger with compiled code', () => {
     }
     expect(rig.cpu.icount).toBe(1 + 2 + 3 + 7 + 100 + 1001);
     expect(rig.cpu.getState().eax).toBe(Math.floor((rig.cpu.icount + 2) / 3));
+  });
+
+  it('POPF in compiled code: TF traps after the next instruction, IF lets a waiting interrupt in', () => {
+    // TF from POPF: the single-step #DB comes after the instruction that follows the POPF
+    // (it began with TF=1), as in the interpreter: the handler sees that instruction's end.
+    const tf = 'xor ebx, ebx\nxor edx, edx\nmov ecx, 20\n.l: add eax, 1\ndec ecx\njnz .l\npushfd\nor dword [esp], 0x100\npopfd\nadd ebx, 7\nadd edx, 9\nhlt';
+    // (A trap fast path that declines everything, as in the vCPU thread: after POPF the block
+    // goes on when nothing needs the careful path, and leaves when TF or IF does.)
+    const decline: TrapFastPath = { read: () => -1, write: () => false };
+    const rig = (code: string, jit: typeof JIT | false): Rig => {
+      const r = flat(code, jit);
+      r.cpu.cpu.trapFast = decline;
+      return r;
+    };
+    const loop = 'mov ecx, 50\n.l: pushfd\nadd eax, ecx\npopfd\nadc ebx, 0\npushfw\nsub edx, eax\npopfw\ndec ecx\njnz .l\nhlt';
+    const l = [JIT, false as const].map((jit) => rig(loop, jit));
+    same(l[0], l[1], 'POPF in a loop');
+    const a = [JIT, false as const].map((jit) => rig(tf, jit));
+    same(a[0], a[1], 'TF set by POPF');
+    expect(a[0].u8[0x600]).toBe(1);
+    expect(a[0].cpu.getState().ebx).toBe(7);
+    expect(a[0].cpu.getState().edx).toBe(0);
+    expect(compiled(a[0])).toBeGreaterThan(0);
+    // IF from POPF with an interrupt already waiting: taken right after the POPF (no shadow).
+    const intr = 'xor ebx, ebx\nmov ecx, 20\n.l: add eax, 1\ndec ecx\njnz .l\npushfd\nor dword [esp], 0x200\npopfd\nadd ebx, 7\nhlt';
+    const out = [JIT, false as const].map((jit) => {
+      const r = rig(intr, jit);
+      r.cpu.injectInterrupt(0x40);
+      expect(r.cpu.run(1000)).toBe(ExitReason.HLT);
+      return [r.u8[0x600], r.rd32(0x608), r.cpu.icount, r.cpu.getState()];
+    });
+    expect(out[0]).toEqual(out[1]);
+    expect(out[0][0]).toBe(0x40);
+    expect((out[0][3] as CpuState).ebx).toBe(0);
   });
 
   it('takes an injected interrupt at an instruction boundary of a compiled loop', () => {

@@ -1233,6 +1233,28 @@ return done + cnt;
         this._emit(op === 0xf5 ? 'c.setArith(1, c.cf() ^ 1);' : `c.setArith(1, ${op === 0xf9 ? 1 : 0});`);
         this._commit(i);
         return;
+      case 0x9c: {
+        // PUSHF: in virtual-8086 mode with IOPL < 3 it faults (the block does not know the
+        // mode when it is compiled, so the test is in the code).
+        end();
+        this._flush();
+        this._emit(`if (c.vm && (c.flags & 12288) !== 12288) { c.ipStart = ${this._ip0}; c.gp(0); }`);
+        this._push(osz, osz === 2 ? '(c.getFlags() & -196609)' : '(c.getFlags() & 65535)');
+        this._commit(i);
+        return;
+      }
+      case 0x9d:
+        // POPF: the interpreter's, on ESP and the flags in the CPU. It leaves Cpu.slow set,
+        // so the commit asks whether the new flags (TF, IF with an interrupt waiting) need the
+        // careful path, and the block goes on only if they do not.
+        end();
+        this._flush();
+        this._sync([4]);
+        this._emit(`c.ipStart = ${this._ip0}; c.popf(${o32});`);
+        this._reload([4]);
+        this._mem = true;
+        this._commit(i);
+        return;
       case 0xfc: case 0xfd:
         end();
         this._emit(op === 0xfc ? 'c.flags &= -1025;' : 'c.flags |= 1024;');
