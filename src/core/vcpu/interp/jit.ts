@@ -72,6 +72,14 @@ const DEAD = DEAD_BLOCK;
 export const CACHE_BITS = 16;
 const CACHE_MASK = (1 << CACHE_BITS) - 1;
 const MAX_INSNS = 32;
+/**
+ * Executions of a block entry before it is compiled. A compile costs a few hundred µs (the
+ * generator, then V8 parsing, and the first runs of the new function in V8's own bytecode
+ * interpreter, slower than ours), about what interpreting a short block a thousand times
+ * costs. Firmware runs much of its code only a few times: at 16, SeaBIOS -> GRUB -> kernel
+ * spent 2.8-3.7 s compiling code it hardly ran; at 1024, 2.1-2.4 s.
+ */
+const HOT_THRESHOLD = 1024;
 /** Invalidations of one page after which code there is only interpreted. */
 const SMC_LIMIT = 200;
 
@@ -118,7 +126,7 @@ export class Jit {
     this._smc = new Uint16Array(pages);
     this._shared = mem.code;
     this._ctl = mem.ctl;
-    this.threshold = Math.max(1, opts.threshold ?? 16);
+    this.threshold = Math.max(1, opts.threshold ?? HOT_THRESHOLD);
     this._codeWritesSeen = Atomics.load(this._ctl, MemCtl.CODE_WRITES);
   }
 
@@ -147,7 +155,12 @@ export class Jit {
    * Called by the dispatcher before it looks a block up.
    */
   checkShared(): void {
-    const seq = Atomics.load(this._ctl, MemCtl.CODE_WRITES);
+    // A plain load: this runs before every block, and Atomics.load is a call into V8's
+    // runtime (not inlined), which cost as much as a short block. The writer bumps the
+    // counter with an atomic add after its bytes, and the x86 loads that follow (the
+    // block's own bytes) are not reordered before this one; a bump seen one block late is
+    // what any other thread's write would be.
+    const seq = this._ctl[MemCtl.CODE_WRITES];
     if (seq === this._codeWritesSeen) return;
     this._codeWritesSeen = seq;
     for (const p of [...this._pages.keys()]) {
