@@ -138,10 +138,10 @@ interface Vcpu {
   finishEsp: number;
 }
 
-/** What the trap fast path must do after an access to a region. */
 /** _pioIdx: an I/O breakpoint may stop an access starting at this port. */
 const PIO_ARMED = -2;
 
+/** What the trap fast path must do after an access to a region. */
 const enum RegionKind {
   OTHER = 0,
   /** The daemon's: a round trip (or a posted write). */
@@ -195,15 +195,13 @@ export class VcpuThread {
   /**
    * Port -> region index (-1: nothing there), or PIO_ARMED where an access that starts at the
    * port may touch one an enabled I/O breakpoint covers (the fast path declines it); rebuilt
-   * from the regions and from the definitions (_armPorts). Also the last MMIO region it hit.
+   * from the regions and the definitions (_portTable). Also the last MMIO region it hit.
    */
   private readonly _pioIdx = new Int16Array(0x10000).fill(-1);
   private _lastMmio: IoRegion | null = null;
   private _lastMmioIdx = -1;
   private _regionInfo: RegionInfo[] = [];
   private _breakpoints = new Map<number, ArmedBreakpoint>();
-  /** The ports _armPorts marked, with the region index each had. */
-  private _pioArmed: [number, number][] = [];
   private _mailSeen = 0;
   private _ctlSeen = 0;
   private _irqSeen = 0;
@@ -458,16 +456,13 @@ export class VcpuThread {
     const picRegions = new Set<IoRegion>([...this.pic.regions(), ...this.pit.regions()].map((r) => r.region));
     this._regionKind = new Int8Array(list.length);
     this._regionEnd = new Float64Array(list.length);
-    this._pioIdx.fill(-1);
-    this._pioArmed = [];
     for (const [region, index] of this._regionIndex) {
       const info = list[index];
       this._regionKind[index] = region instanceof RemoteRange ? (region.posted ? RegionKind.POSTED : RegionKind.REMOTE)
         : picRegions.has(region) ? RegionKind.PIC : info.name === 'lapic' ? RegionKind.LAPIC : RegionKind.OTHER;
       this._regionEnd[index] = info.base + info.size;
-      if (info.space === 'pio') this._pioIdx.fill(index, info.base, Math.min(0x10000, info.base + info.size));
     }
-    this._armPorts();
+    this._portTable();
     this._lastMmio = null;
     this._emit({ t: 'regions', list });
   }
@@ -761,27 +756,24 @@ export class VcpuThread {
   }
 
   /**
-   * Marks in _pioIdx the ports whose accesses an enabled I/O breakpoint may stop: each port it
+   * Rebuilds _pioIdx (after a change of the regions or of the breakpoints): each port's region,
+   * then PIO_ARMED on the ports whose accesses an enabled I/O breakpoint may stop: each port it
    * covers and the three below it (a word or dword access starting there reaches it). The
    * marks arrive with the definitions, before the shared tables arm them, so `break` is in
    * force on the fast path once it returns; the marked ports' accesses exit, and _trapBreak
    * decides exactly. Unmarked ports cost nothing per access, however many are armed.
    */
-  private _armPorts(): void {
+  private _portTable(): void {
     const idx = this._pioIdx;
-    for (const [port, region] of this._pioArmed) idx[port] = region;
-    const saved = new Map<number, number>();
+    idx.fill(-1);
+    for (const index of this._regionIndex.values()) {
+      const info = this._regionInfo[index];
+      if (info.space === 'pio') idx.fill(index, info.base, Math.min(0x10000, info.base + info.size));
+    }
     for (const { def } of this._breakpoints.values()) {
       if (def.type !== 'io' || !def.enabled) continue;
-      const first = def.addr - 3;
-      const last = Math.min(def.end, 0xffff);
-      for (let p = first; p <= last; p++) {
-        const port = p & 0xffff;
-        if (!saved.has(port)) saved.set(port, idx[port]);
-        idx[port] = PIO_ARMED;
-      }
+      for (let p = def.addr - 3; p <= Math.min(def.end, 0xffff); p++) idx[p & 0xffff] = PIO_ARMED;
     }
-    this._pioArmed = [...saved];
   }
 
   /** Which armed I/O or MMIO breakpoint (if any) stops this access: 0 for none. */
@@ -1162,7 +1154,7 @@ export class VcpuThread {
           next.set(def.id, { def, cond: def.condition ? prev?.cond?.source === def.condition ? prev.cond : new Condition(def.condition) : null });
         }
         this._breakpoints = next;
-        this._armPorts();
+        this._portTable();
         return null;
       }
       case 'translate': {
