@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Machine } from '../src/core/machine/Machine.js';
+import { SEAVGABIOS_ISA } from '../src/core/machine/boards/pc.js';
 import { createIoreqBuffer, IoreqType, IoreqViews } from '../src/core/ioreq/abi.js';
 import { IoreqClient } from '../src/core/ioreq/channel.js';
 import { spawnWorker } from '../src/core/machine/spawn.js';
@@ -28,9 +29,10 @@ const MODE_ADDR = 0x7c03;
 const COUNT_ADDR = 0x7c07;
 const REPEATS = 5;
 const SEABIOS = '/usr/share/seabios/bios.bin';
-const SEAVGABIOS_ISA = '/usr/share/seabios/vgabios-isavga.bin';
 const BOOT_SECTOR = join(ROOT, 'test', 'guests', 'exitcode.img');
 const BOOT_REPEATS = 3;
+/** qemu-system-i386 as every comparison runs it: TCG, 32 MiB, no display, no default devices. */
+const QEMU_ARGS = ['-accel', 'tcg', '-m', '32', '-display', 'none', '-nodefaults', '-serial', 'null', '-no-reboot'];
 
 interface Workload {
   key: string;
@@ -241,9 +243,8 @@ function qemuFirmwareBoot(): number {
   for (let i = 0; i < BOOT_REPEATS; i++) {
     const t0 = performance.now();
     spawnSync('qemu-system-i386', [
-      '-accel', 'tcg', '-m', '32', '-display', 'none', '-nodefaults', '-serial', 'null', '-bios', SEABIOS,
-      ...(existsSync(SEAVGABIOS_ISA) ? ['-device', 'isa-vga'] : []),
-      '-drive', `file=${BOOT_SECTOR},format=raw,if=ide,snapshot=on`, '-device', 'isa-debug-exit', '-no-reboot',
+      ...QEMU_ARGS, '-bios', SEABIOS, ...(existsSync(SEAVGABIOS_ISA) ? ['-device', 'isa-vga'] : []),
+      '-drive', `file=${BOOT_SECTOR},format=raw,if=ide,snapshot=on`, '-device', 'isa-debug-exit',
     ], { stdio: 'ignore', timeout: 120_000 });
     times.push(performance.now() - t0);
   }
@@ -286,8 +287,7 @@ async function qemuRates(which: Workload[], minMs: number): Promise<Map<string, 
       closeSync(fd);
       const t0 = performance.now();
       spawnSync('qemu-system-i386', [
-        '-accel', 'tcg', '-m', '32', '-display', 'none', '-nodefaults', '-vga', 'std', '-serial', 'null',
-        '-drive', `file=${img},format=raw,if=ide`, '-device', 'isa-debug-exit,iobase=0xf4,iosize=1', '-no-reboot',
+        ...QEMU_ARGS, '-vga', 'std', '-drive', `file=${img},format=raw,if=ide`, '-device', 'isa-debug-exit,iobase=0xf4,iosize=1',
       ], { stdio: 'ignore', timeout: 600_000 });
       return performance.now() - t0;
     };

@@ -1247,8 +1247,9 @@ return done + cnt;
         this._commit(i);
         return;
       case 0x9c: {
-        // PUSHF: in virtual-8086 mode with IOPL < 3 it faults (the block does not know the
-        // mode when it is compiled, so the test is in the code).
+        // PUSHF, as op_9c: in virtual-8086 mode with IOPL (12288) < 3 it faults (the block does
+        // not know the mode when it is compiled, so the test is in the code); a 32-bit push
+        // leaves out VM and RF (-196609 = ~0x30000).
         end();
         this._flush();
         this._emit(`if (c.vm && (c.flags & 12288) !== 12288) { c.ipStart = ${this._ip0}; c.gp(0); }`);
