@@ -57,6 +57,7 @@ const WORKLOADS: Workload[] = [
   { key: 'mmio-daemon-read', label: 'MMIO reads, daemon device (VGA memory)', mode: 6, perIter: 1, unit: 'ops/s' },
   { key: 'mmio-daemon-write', label: 'MMIO writes, daemon device (VGA memory, vga.posted=off)', mode: 7, perIter: 1, unit: 'ops/s', unposted: true },
   { key: 'mmio-posted-write', label: 'MMIO writes, posted (VGA memory)', mode: 7, perIter: 1, unit: 'ops/s' },
+  { key: 'rep-stosw-vga', label: 'REP STOSW to VGA memory, posted (a screen clear)', mode: 8, perIter: 2000, unit: 'ops/s' },
   { key: 'pio-daemon-out-64bp', label: 'port writes, daemon device, 64 I/O breakpoints armed elsewhere', mode: 4, perIter: 1, unit: 'ops/s', armed: true },
   { key: 'pio-core-out-64bp', label: 'port writes, in-core device, 64 I/O breakpoints armed elsewhere', mode: 2, perIter: 1, unit: 'ops/s', armed: true },
 ];

@@ -10,6 +10,7 @@
 ;   MODE 4  OUT to the UART's scratch register (daemon) MODE 5  IN from the UART's scratch register
 ;   MODE 6  MMIO read of VGA memory (daemon, synchronous)
 ;   MODE 7  MMIO write of VGA memory (daemon, posted through the buffered ring)
+;   MODE 8  REP STOSW over the 80x25 text screen in VGA memory (2000 posted writes per iteration)
 
 bits 16
 org 0x7c00
@@ -45,6 +46,8 @@ main:
     je mmio_read
     cmp ax, 7
     je mmio_write
+    cmp ax, 8
+    je screen_clear
     jmp done
 
 alu16:
@@ -107,6 +110,20 @@ mmio_write:
 .loop:
     mov [es:0x100], ax
     dec ecx
+    jnz .loop
+    jmp done
+
+screen_clear:
+    mov ebp, ecx
+    mov ax, 0xb800
+    mov es, ax
+    mov ax, 0x0720
+    cld
+.loop:
+    xor di, di
+    mov cx, 2000
+    rep stosw
+    dec ebp
     jnz .loop
     jmp done
 

@@ -1229,6 +1229,13 @@ export class Cpu {
    * all were delivered and nothing else needs the careful path (compiled code then goes on).
    */
   flushWrites(): boolean {
+    if (!this._deliverQueued()) return false;
+    this._recalcSlow();
+    return !this.slow;
+  }
+
+  /** Hands the queued writes to the fast path, in order; false when it declined one (or there is none). */
+  private _deliverQueued(): boolean {
     const f = this.trapFast;
     if (f === null) return false;
     while (this._wqPos !== this._wqLen) {
@@ -1238,8 +1245,7 @@ export class Cpu {
       this._wqPos = i + 1;
     }
     this._wqPos = this._wqLen = 0;
-    this._recalcSlow();
-    return !this.slow;
+    return true;
   }
 
   /** The linear address of the current instruction (what the trap log records as IP). */
@@ -2026,7 +2032,11 @@ export class Cpu {
   /** Should a REP instruction stop between iterations? (Only asked when `slow`.) */
   repMustStop(): boolean {
     if (this._rcLen !== this._rcPos) return false; // finish the batch the device delivered
-    return this._hwHits !== 0 || this._wqLen !== this._wqPos || this._watchHit || this.singleStep || (this.flags & F.TF) !== 0 ||
+    // An iteration's MMIO write goes to the fast path here, as it would between instructions
+    // (the iteration is complete: SI, DI and the count have moved); the instruction pauses
+    // only if the fast path declines it, or if delivering it asked the loop to stop.
+    if (this._wqLen !== this._wqPos && !this._deliverQueued()) return true;
+    return this._stopReq || this._hwHits !== 0 || this._watchHit || this.singleStep || (this.flags & F.TF) !== 0 ||
       this.nmiPending || ((this.irqPending >= 0 || this.irqWindow) && (this.flags & F.IF) !== 0);
   }
 

@@ -97,6 +97,64 @@ describe.skipIf(!haveNasm())('the trap fast path', () => {
     });
   }
 
+  // REP STOSW and REP MOVSB into device memory: each element's write is handed over as the
+  // iteration completes, and the instruction goes on unless the fast path declines one.
+  const REP = `
+  mov edi, 0x200000
+  mov ecx, 40
+  mov ax, 0x0741
+  rep stosw
+  mov esi, 0x3000
+  mov edi, 0x200100
+  mov ecx, 9
+  rep movsb
+  hlt`;
+
+  for (const jit of [{ threshold: 1 }, false as const]) {
+    const how = jit ? 'compiled' : 'interpreted';
+    it(`${how}: REP STOS and REP MOVS into a device take no exit, in order, as element-by-element exits would`, () => {
+      const fast = runWith(REP, jit, () => false);
+      const slow = runWith(REP, jit, () => true);
+      expect(fast.exits).toBe(0);
+      expect(fast.log).toHaveLength(49);
+      expect(fast.log[0]).toBe('wr 200000/2=741');
+      expect(fast.log[39]).toBe('wr 20004e/2=741');
+      expect(fast.log[40]).toBe('wr 200100/1=0');
+      expect(slow.log.map((l) => l.replace(' (exit)', ''))).toEqual(fast.log);
+      expect(fast.state).toEqual(slow.state);
+      // The fast path declines one element: it exits, and the rest still go in place.
+      const one = runWith(REP, jit, (a) => a === 0x200020);
+      expect(one.exits).toBe(1);
+      expect(one.log.map((l) => l.replace(' (exit)', ''))).toEqual(fast.log);
+      expect(one.state).toEqual(fast.state);
+    });
+  }
+
+  it('requestStop() from inside a REP STOS element pauses the instruction after that element', () => {
+    const rig = new Rig(false);
+    rig.load(0x2000, asm('mov edi, 0x200000\nmov ecx, 100\nrep stosb\nhlt', 32, 0x2000));
+    rig.flat(0x2000);
+    rig.mem.unmapPages(0x200000, 0x1000);
+    let writes = 0;
+    const cpu = rig.cpu.cpu;
+    cpu.trapFast = {
+      read: () => -1,
+      write: () => {
+        if (++writes === 7) cpu.requestStop();
+        return true;
+      },
+    };
+    expect(rig.cpu.run(1_000_000)).toBe(ExitReason.INTR);
+    expect(writes).toBe(7);
+    const st = rig.cpu.getState();
+    // Seven elements done; EIP still on the REP STOSB (at 2000h + 5 + 5).
+    expect(st.ecx).toBe(93);
+    expect(st.edi).toBe(0x200007);
+    expect(st.eip).toBe(0x200a);
+    expect(rig.cpu.run(1_000_000)).toBe(ExitReason.HLT);
+    expect(writes).toBe(100);
+  });
+
   it('requestStop() from inside an access ends run() at the next instruction boundary', () => {
     const rig = new Rig({ threshold: 1 });
     rig.load(0x2000, asm('.l: out 0x80, al\ninc eax\njmp .l', 32, 0x2000));
