@@ -258,7 +258,7 @@ function qemuFirmwareBoot(): number {
 async function benchChannel(): Promise<Figure> {
   const buffer = createIoreqBuffer(1);
   const views = new IoreqViews(buffer, 1);
-  const w = spawnWorker(new URL('../test/fixtures/ioreqEchoDaemon.ts', import.meta.url), { workerData: { buffer, vcpus: 1 } });
+  const w = await spawnWorker(new URL('../test/fixtures/ioreqEchoDaemon.ts', import.meta.url), { workerData: { buffer, vcpus: 1 } });
   await new Promise((r) => w.once('message', r));
   const c = new IoreqClient(views, 0);
   c.timing = false;

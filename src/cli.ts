@@ -18,10 +18,9 @@ import { buildRunPlan, type RunOptions } from './runConfig.js';
 type GdbModule = { startGdbStub(monitor: Monitor, spec: string): Promise<{ listening: string; close(): Promise<void> }> };
 
 async function startGdb(monitor: Monitor, spec: string): Promise<{ listening: string; close(): Promise<void> }> {
-  const path = './monitor/gdbstub/index.js';
   let mod: GdbModule;
   try {
-    mod = (await import(path)) as GdbModule;
+    mod = (await import('./monitor/gdbstub/index.js')) as GdbModule;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new HvmonError('this build of hvmon has no gdb stub');
     throw e;
@@ -33,9 +32,8 @@ type TuiModule = { runTui: ((o: { target: string; onExit(): void }) => Promise<v
 
 /** The TUI is loaded only when used: a plain run never pays for ink and React. */
 async function loadTui(): Promise<TuiModule> {
-  const path = './tui/run.js';
   try {
-    return (await import(path)) as TuiModule;
+    return (await import('./tui/run.js')) as TuiModule;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return { runTui: null };
     throw e;

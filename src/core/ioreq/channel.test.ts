@@ -15,7 +15,7 @@ afterEach(async () => {
 async function start(vcpus = 1): Promise<{ views: IoreqViews; client: IoreqClient; messages: unknown[] }> {
   const buffer = createIoreqBuffer(vcpus);
   const views = new IoreqViews(buffer, vcpus);
-  worker = spawnWorker(new URL('../../../test/fixtures/ioreqEchoDaemon.ts', import.meta.url), {
+  worker = await spawnWorker(new URL('../../../test/fixtures/ioreqEchoDaemon.ts', import.meta.url), {
     workerData: { buffer, vcpus },
   });
   const messages: unknown[] = [];
@@ -28,7 +28,7 @@ async function start(vcpus = 1): Promise<{ views: IoreqViews; client: IoreqClien
 describe('ioreq channel', () => {
   it('answers 10^6 synchronous round trips in order, none lost, with a second vCPU hammering its slot', async () => {
     const { client, messages, views } = await start(2);
-    const other = spawnWorker(new URL('../../../test/fixtures/ioreqClientWorker.ts', import.meta.url), {
+    const other = await spawnWorker(new URL('../../../test/fixtures/ioreqClientWorker.ts', import.meta.url), {
       workerData: { buffer: views.buffer, vcpus: 2, vcpu: 1, count: 200_000 },
     });
     const otherDone = once(other, 'message');

@@ -18,7 +18,7 @@ import type { CpuState } from '../vcpu/CpuState.js';
 import type { RegionInfo, VcpuCommandBody, VcpuEvent, VcpuStats, VcpuThreadInit } from '../vcpu/protocol.js';
 import { PC, PLATFORM, pcDevices, SEAVGABIOS_ISA, type PcOptions } from './boards/pc.js';
 import { biosPlan, bootSectorPlan, multibootPlan, type BootPlan } from './loaders.js';
-import { spawnWorker } from './spawn.js';
+import { spawnWorker, workerModule } from './spawn.js';
 
 export type BootConfig =
   | { kind: 'bootsector'; image: string }
@@ -139,14 +139,38 @@ export class Machine extends EventEmitter<MachineEvents> {
     for (const b of this.plan.blobs) this.mem.write(b.addr, b.data);
   }
 
+  /**
+   * Starts the device model and the vCPU thread side by side (each spends most of its start-up
+   * loading modules, so on two cores this halves it). The vCPU thread starts paused whatever
+   * the configuration says, and runs only once the device model is ready: by then it has
+   * announced its ranges, which the vCPU thread picks up before it looks at a command.
+   */
   private async _startWorkers(): Promise<void> {
     const dmToCore = new MessageChannel();
+    const mainToCore = new MessageChannel();
+    const daemonReady = this._startDaemon(dmToCore.port1);
+    const vcpuReady = this._startVcpu(mainToCore, dmToCore.port2);
+    // Both are awaited, so neither rejection goes unhandled; the first failure is reported.
+    const [d, v] = await Promise.allSettled([daemonReady, vcpuReady]);
+    if (d.status === 'rejected') throw d.reason;
+    if (v.status === 'rejected') throw v.reason;
+    if (this.config.startPaused) {
+      this._state = 'paused';
+      for (let i = 0; i < this.stops.length; i++) this.stops[i] = { vcpu: i, reason: 'pause', text: 'paused (-S)' };
+    } else {
+      await this.vcpu({ t: 'cont' });
+      this._state = 'running';
+    }
+  }
+
+  private async _startDaemon(core: MessagePort): Promise<void> {
     const daemonInit: DaemonInit = {
-      mem: this.mem.desc, ioreq: this.views.buffer, vcpus: this.config.vcpus, devices: this.devices, plugins: this.config.plugins,
+      mem: this.mem.desc, ioreq: this.views.buffer, vcpus: this.config.vcpus, devices: this.devices,
+      plugins: this.config.plugins ? await Promise.all(this.config.plugins.map(workerModule)) : undefined,
     };
-    const daemon = spawnWorker(new URL('../../devices/daemon/worker.ts', import.meta.url), {
-      workerData: { init: daemonInit, core: dmToCore.port1 },
-      transferList: [dmToCore.port1],
+    const daemon = await spawnWorker(new URL('../../devices/daemon/worker.ts', import.meta.url), {
+      workerData: { init: daemonInit, core },
+      transferList: [core],
     });
     this._daemonWorker = daemon;
     await new Promise<void>((resolve, reject) => {
@@ -169,16 +193,17 @@ export class Machine extends EventEmitter<MachineEvents> {
     daemon.on('message', (e: DaemonEvent) => this._onDaemon(e));
     daemon.on('error', (err) => this._workerDied('device model', err));
     daemon.on('exit', (code) => this._workerExited('device model', code));
+  }
 
-    const mainToCore = new MessageChannel();
+  private async _startVcpu(mainToCore: MessageChannel, dm: MessagePort): Promise<void> {
     const vcpuInit: VcpuThreadInit = {
       mem: this.mem.desc, ioreq: this.views.buffer, vcpus: this.config.vcpus, debug: this.tables.buffer,
       trapLog: this.trapLog.buffer, hits: this.hits.buffer as SharedArrayBuffer, platform: PLATFORM,
-      boot: this.plan.entry, startPaused: this.config.startPaused,
+      boot: this.plan.entry, startPaused: true,
     };
-    const vcpu = spawnWorker(new URL('../vcpu/worker.ts', import.meta.url), {
-      workerData: { init: vcpuInit, main: mainToCore.port2, dm: dmToCore.port2 },
-      transferList: [mainToCore.port2, dmToCore.port2],
+    const vcpu = await spawnWorker(new URL('../vcpu/worker.ts', import.meta.url), {
+      workerData: { init: vcpuInit, main: mainToCore.port2, dm },
+      transferList: [mainToCore.port2, dm],
     });
     this._vcpuWorker = vcpu;
     this._vcpuPort = mainToCore.port1;
@@ -192,8 +217,6 @@ export class Machine extends EventEmitter<MachineEvents> {
     });
     vcpu.on('error', (err) => this._workerDied('vCPU thread', err));
     vcpu.on('exit', (code) => this._workerExited('vCPU thread', code));
-    this._state = this.config.startPaused ? 'paused' : 'running';
-    if (this.config.startPaused) for (let i = 0; i < this.stops.length; i++) this.stops[i] = { vcpu: i, reason: 'pause', text: 'paused (-S)' };
   }
 
   private _workerDied(what: string, err: Error): void {
