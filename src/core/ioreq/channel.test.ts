@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { createIoreqBuffer, Hdr, IoreqType, IoreqViews, Ring } from './abi.js';
+import { createIoreqBuffer, Hdr, IoreqType, IoreqViews, RING_ADDR_LIMIT, Ring } from './abi.js';
 import { IoreqClient, RingWriter } from './channel.js';
 import { IoDir } from '../vcpu/VcpuBackend.js';
 import { spawnWorker } from '../machine/spawn.js';
@@ -60,6 +60,20 @@ describe('ioreq channel', () => {
       }
     }
     expect(client.submit(IoreqType.PIO, IoDir.READ, 0x11, 4, 1, 0)).toBe(5000);
+  });
+
+  it('carries type, size, address and data in a ring entry; an address that does not fit goes synchronous', async () => {
+    const { client } = await start();
+    const last = (): number[] => [0x12, 0x13, 0x14, 0x15].map((a) => client.submit(IoreqType.PIO, IoDir.READ, a, 4, 1, 0));
+    expect(client.post(IoreqType.COPY, 0xbfffe, 2, 0xbeef)).toBe(true);
+    expect(last()).toEqual([IoreqType.COPY, 2, 0xbfffe, 0xbeef]);
+    expect(client.post(IoreqType.PIO, RING_ADDR_LIMIT - 1, 4, 0xdeadbeef)).toBe(true);
+    expect(last()).toEqual([IoreqType.PIO, 4, RING_ADDR_LIMIT - 1, 0xdeadbeef]);
+    expect(client.post(IoreqType.COPY, 0x1234, 1, 0xa5)).toBe(true);
+    expect(last()).toEqual([IoreqType.COPY, 1, 0x1234, 0xa5]);
+    // A framebuffer BAR high in the address space: not posted, and nothing reached the ring.
+    expect(client.post(IoreqType.COPY, 0xfd000000, 4, 1)).toBe(false);
+    expect(last()).toEqual([IoreqType.COPY, 1, 0x1234, 0xa5]);
   });
 
   it('publishes posted writes in batches, all of them on flush, in one order for every vCPU of a thread', async () => {

@@ -11,7 +11,7 @@ import { HvmonError } from '../../common/errors.js';
 import type { AccessSize } from '../../common/types.js';
 import { IoDir } from '../vcpu/VcpuBackend.js';
 import {
-  Hdr, IoreqState, IoreqType, IoreqViews, RING_ENTRIES, Ring, SLOT_DATA_BYTES, Slot, SlotTime, stamp,
+  Hdr, IoreqState, IoreqType, IoreqViews, RING_ADDR_LIMIT, RING_ENTRIES, Ring, SLOT_DATA_BYTES, Slot, SlotTime, stamp,
 } from './abi.js';
 
 /** Spins before a waiter sleeps. ~20-50 µs of polling on current machines. */
@@ -154,8 +154,9 @@ export class IoreqClient {
   }
 
   /**
-   * A posted write through the buffered ring. Returns false when the ring is full: the
-   * caller then makes it a synchronous request, which drains the ring first.
+   * A posted write through the buffered ring. Returns false when the ring is full or the
+   * address does not fit an entry (RING_ADDR_LIMIT): the caller then makes it a synchronous
+   * request, which drains the ring first.
    */
   post(type: IoreqType, addr: number, size: AccessSize, value: number): boolean {
     return this._writer.post(type, addr, size, value);
@@ -197,6 +198,7 @@ export class RingWriter {
   }
 
   post(type: IoreqType, addr: number, size: AccessSize, value: number): boolean {
+    if (addr >>> 0 >= RING_ADDR_LIMIT) return false;
     const r = this._ring;
     const w = this._w;
     // The read pointer is looked at only when the last one seen says the ring is full.
@@ -208,10 +210,9 @@ export class RingWriter {
         return false;
       }
     }
-    const o = Ring.ENTRIES + (w & (RING_ENTRIES - 1)) * 3;
-    r[o] = type | (size << 8);
-    r[o + 1] = addr | 0;
-    r[o + 2] = value | 0;
+    const o = Ring.ENTRIES + (w & (RING_ENTRIES - 1)) * 2;
+    r[o] = addr | (size << 28) | (type << 31);
+    r[o + 1] = value | 0;
     this._w = (w + 1) | 0;
     if (((this._w - this._published) | 0) >= PUBLISH_BATCH) this.flush();
     return true;
@@ -259,14 +260,14 @@ export class IoreqServer {
     const req = this._req;
     let n = 0;
     while (rp !== wp) {
-      const o = Ring.ENTRIES + (rp & (RING_ENTRIES - 1)) * 3;
-      const ts = r[o];
+      const o = Ring.ENTRIES + (rp & (RING_ENTRIES - 1)) * 2;
+      const e = r[o];
       req.vcpu = 0;
-      req.type = (ts & 0xff) as IoreqType;
-      req.size = ((ts >>> 8) & 0xff) as AccessSize;
+      req.type = (e >>> 31) as IoreqType;
+      req.size = ((e >>> 28) & 7) as AccessSize;
       req.dir = IoDir.WRITE;
-      req.addr = r[o + 1] >>> 0;
-      req.data = r[o + 2] >>> 0;
+      req.addr = e & (RING_ADDR_LIMIT - 1);
+      req.data = r[o + 1] >>> 0;
       req.count = 1;
       req.page = null;
       try {
