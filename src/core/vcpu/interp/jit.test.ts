@@ -82,7 +82,7 @@ function program(r: () => number, bits: 16 | 32, n: number): string {
     const mask = sz === 0 ? 0xff : sz === 1 ? 0xffff : 0xffffffff;
     const a = pick(regs);
     const b = pick(regs);
-    switch (r() % 31) {
+    switch (r() % 32) {
       case 0: case 1: case 2: lines.push(`${pick(ALU)} ${a}, ${b}`); break;
       case 3: case 4: lines.push(`${pick(ALU)} ${a}, ${(imm() & mask) >>> 0}`); break;
       case 5: lines.push(`${pick(ALU)} ${a}, ${mem(kw)}`); break;
@@ -123,6 +123,15 @@ function program(r: () => number, bits: 16 | 32, n: number): string {
           case 1: lines.push(`pushf${f}`, `pop ${p}`); break;
           default: lines.push(`push ${p.length === 2 ? 'word' : 'dword'} ${2 | (r() & 0x8d5)}`, `popf${f}`);
         }
+        break;
+      }
+      case 30: {
+        // String instructions without REP, either direction, source and destination in the
+        // data (ESI is put back: it is the data's base).
+        const di = bits === 32 ? 'edi' : 'di';
+        const ops = ['movs', 'cmps', 'stos', 'lods', 'scas'];
+        const one = (): string => `${pick(ops)}${pick(['b', 'w', 'd'])}`;
+        lines.push(`push ${base}`, `mov ${di}, ${base}`, `add ${di}, ${r() % 64}`, `add ${base}, ${r() % 64}`, pick(['cld', 'std']), one(), one(), 'cld', `pop ${base}`);
         break;
       }
       default: lines.push(`${pick(['inc', 'dec'])} ${pick(r32)}`, `j${pick(CC)} .t${i}`, 'nop', `.t${i}:`);
@@ -175,6 +184,28 @@ describe.skipIf(!haveNasm())('the block compiler agrees with the interpreter', (
     expect(rigs[0].u8[0x600]).toBe(14);
     expect(rigs[0].rd32(0x608)).toBe(0x2000 + 5 + 3 + 3);
     expect(rigs[0].cpu.getState().cr2).toBe(0x400000);
+  });
+
+  it('string instructions without REP: a #PF leaves ESI and EDI as they were, in a loop walking into the hole', () => {
+    // LODSD, STOSD and MOVSB walk up to the unmapped page at 400000h: in the 4th iteration the
+    // MOVSB faults on its write, after its read and before it moves ESI or EDI.
+    const code = 'mov esi, 0x3fffe0\nmov edi, 0x3ffff0\ncld\n.l: lodsd\nadd eax, ebx\nstosd\nmovsb\ndec edi\ndec esi\njmp .l';
+    const rigs = [JIT, false as const].map((jit) => {
+      const rig = flat(code, jit);
+      const pd = 0x100000, pt = 0x101000;
+      for (let i = 0; i < 1024; i++) rig.wr32(pt + i * 4, (i << 12) | 3);
+      rig.wr32(pd, pt | 3);
+      rig.cpu.setState({ ...rig.cpu.getState(), cr0: 0x80000011, cr3: pd, ebx: 0x01010101 });
+      return rig;
+    });
+    same(rigs[0], rigs[1], 'string fault');
+    expect(compiled(rigs[0])).toBeGreaterThan(0);
+    expect(rigs[0].u8[0x600]).toBe(14);
+    expect(rigs[0].cpu.getState().cr2).toBe(0x400000);
+    // The handler's saved EIP is the MOVSB's.
+    expect(rigs[0].rd32(0x608)).toBe(0x2000 + 5 + 5 + 1 + 1 + 2 + 1);
+    expect(rigs[0].cpu.getState().esi).toBe(0x3ffff0);
+    expect(rigs[0].cpu.getState().edi).toBe(0x400000);
   });
 
   it('keeps a loop\'s flags in locals across iterations, and gives them to a fault and to the budget', () => {

@@ -421,31 +421,33 @@ const MASK = ['255', '65535', ''];
 // A memory access: the TLB test of cpu.ts inline, else the CPU's own method (after noting the
 // instruction's EIP for a fault or an exit). T is the TLB, K the read/write check mask, sb/lim
 // the segment's base and fast limit, s the segment, o the offset, ip the instruction's EIP.
+// A read starts the instruction's record of device reads answered in place (frLen), unless
+// `later` says an earlier read of the same instruction may be in it (CMPS: the code clears it).
 
-function rd8(c: Cpu, T: Int32Array, M: Uint8Array, K: number, sb: number, lim: number, s: number, o: number, ip: number): number {
+function rd8(c: Cpu, T: Int32Array, M: Uint8Array, K: number, sb: number, lim: number, s: number, o: number, ip: number, later?: 1): number {
   const l = (sb + o) | 0;
   const e = T[l >>> 12];
   if ((e & K) === 1 && o <= lim) return M[(e & -4096) | (l & 4095)];
   c.ipStart = ip;
-  c.frLen = 0;
+  if (later === undefined) c.frLen = 0;
   return c.rd8(s, o);
 }
 
-function rd16(c: Cpu, T: Int32Array, M: Uint16Array, K: number, sb: number, lim: number, s: number, o: number, ip: number): number {
+function rd16(c: Cpu, T: Int32Array, M: Uint16Array, K: number, sb: number, lim: number, s: number, o: number, ip: number, later?: 1): number {
   const l = (sb + o) | 0;
   const e = T[l >>> 12];
   if ((e & K) === 1 && (l & 1) === 0 && o + 1 <= lim) return M[((e & -4096) | (l & 4095)) >> 1];
   c.ipStart = ip;
-  c.frLen = 0;
+  if (later === undefined) c.frLen = 0;
   return c.rd16(s, o);
 }
 
-function rd32(c: Cpu, T: Int32Array, M: Int32Array, K: number, sb: number, lim: number, s: number, o: number, ip: number): number {
+function rd32(c: Cpu, T: Int32Array, M: Int32Array, K: number, sb: number, lim: number, s: number, o: number, ip: number, later?: 1): number {
   const l = (sb + o) | 0;
   const e = T[l >>> 12];
   if ((e & K) === 1 && (l & 3) === 0 && o + 3 <= lim) return M[((e & -4096) | (l & 4095)) >> 2];
   c.ipStart = ip;
-  c.frLen = 0;
+  if (later === undefined) c.frLen = 0;
   return c.rd32(s, o);
 }
 
@@ -692,11 +694,11 @@ return done + cnt;
   // ---- memory ----
 
   /** Reads `sz` at seg:off (off is a local holding the offset); returns the local with the value. */
-  private _rd(sz: number, seg: number, off: string): string {
+  private _rd(sz: number, seg: number, off: string, later = false): string {
     this._segs |= 1 << seg;
     this._mem = true;
     const t = this._t();
-    this._emit(`const v${t} = rd${8 << sz}(c, T, ${ARR[sz]}, K, sb${seg}, rl${seg}, ${seg}, ${off}, ${this._ip0});`);
+    this._emit(`const v${t} = rd${8 << sz}(c, T, ${ARR[sz]}, K, sb${seg}, rl${seg}, ${seg}, ${off}, ${this._ip0}${later ? ', 1' : ''});`);
     return `v${t}`;
   }
 
@@ -882,8 +884,10 @@ return done + cnt;
       return false;
     }
     if (!producedBefore && entryReads !== readsBefore) this._headReads = true;
-    // Only a helper call or an explicit fault can throw: those set ipStart to this EIP.
-    if (this._cur.includes(`${this._ip0})`) || this._cur.includes('c.ipStart')) this._catch += `case ${this._ip0}: rt = ${i}; ${this._wb(fsBefore, producedBefore)}break;\n`;
+    // Only a helper call or an explicit fault can throw: those set ipStart to this EIP (a
+    // helper takes it as its last argument, or last but the `later` flag of a read).
+    const ip = String(this._ip0);
+    if (this._cur.includes(`${ip})`) || this._cur.includes(`${ip}, 1)`) || this._cur.includes('c.ipStart')) this._catch += `case ${this._ip0}: rt = ${i}; ${this._wb(fsBefore, producedBefore)}break;\n`;
     this._body += `{\n${this._cur.replace(/__NX__/g, String(this._ip))}}\n`;
     return true;
   }
@@ -1122,6 +1126,43 @@ return done + cnt;
         const e: Ea = { reg: -1, seg: s, off: String(off) };
         if (op < 0xa2) this._setReg(sz, 0, this._rd(sz, s, this._off(e)));
         else this._wr(sz, s, this._off(e), this._reg(sz, 0));
+        this._commit(i);
+        return;
+      }
+      case 0xa4: case 0xa5: case 0xa6: case 0xa7: case 0xaa: case 0xab: case 0xac: case 0xad: case 0xae: case 0xaf: {
+        // MOVS, CMPS, STOS, LODS, SCAS without a REP prefix (REP ones are not decoded here:
+        // the interpreter runs them, a page at a time). The source is DS:SI unless overridden,
+        // the destination ES:DI; both move by the size, down when DF is set. Registers change
+        // only after the last access that can fault, as in the interpreter.
+        end();
+        const sz = op & 1 ? osz : 0;
+        const n = 1 << sz;
+        const src = segOv >= 0 ? segOv : 3;
+        const t = this._t();
+        this._emit(`const d${t} = (c.flags & 1024) !== 0 ? -${n} : ${n};`);
+        const at = (seg: number, r: number): string => {
+          this._use(r);
+          return this._off({ reg: -1, seg, off: a32 ? `(r${r} >>> 0)` : `(r${r} & 65535)` });
+        };
+        const advance = (r: number): void => (a32 ? this._setReg(2, r, `(r${r} + d${t}) | 0`) : this._setReg(1, r, `((r${r} + d${t}) & 65535)`));
+        const kind = (op - 0xa4) >> 1;
+        if (kind === 0) {
+          const v = this._rd(sz, src, at(src, 6));
+          this._wr(sz, 0, at(0, 7), v);
+        } else if (kind === 1) {
+          // Two reads: if the second must exit, the redo takes the first from the read cache.
+          this._emit('c.frLen = 0;');
+          const a = this._rd(sz, src, at(src, 6), true);
+          this._alu(7, a, this._rd(sz, 0, at(0, 7), true), sz);
+        } else if (kind === 3) {
+          this._wr(sz, 0, at(0, 7), this._reg(sz, 0));
+        } else if (kind === 4) {
+          this._setReg(sz, 0, this._rd(sz, src, at(src, 6)));
+        } else {
+          this._alu(7, this._reg(sz, 0), this._rd(sz, 0, at(0, 7)), sz);
+        }
+        if (kind !== 3 && kind !== 5) advance(6);
+        if (kind !== 4) advance(7);
         this._commit(i);
         return;
       }
