@@ -90,7 +90,12 @@ function program(r: () => number, bits: 16 | 32, n: number): string {
       case 7: lines.push(`${pick(ALU)} ${mem(kw)}, ${(imm() & mask) >>> 0}`); break;
       case 8: lines.push(`${pick(['inc', 'dec', 'neg', 'not'])} ${r() & 1 ? a : mem(kw)}`); break;
       case 9: lines.push(`test ${a}, ${r() & 1 ? b : (imm() & mask) >>> 0}`); break;
-      case 10: lines.push(`${pick(['shl', 'shr', 'sar', 'rol', 'ror'])} ${r() & 1 ? a : mem(kw)}, ${r() % 34}`); break;
+      case 10: {
+        // A count of CL is known only at run time (0 changes nothing, flags included).
+        const count = r() % 3 === 0 ? 'cl' : String(r() % 34);
+        lines.push(`${pick(['shl', 'shr', 'sar', 'rol', 'ror', 'rcl', 'rcr'])} ${r() & 1 ? a : mem(kw)}, ${count}`);
+        break;
+      }
       case 11: lines.push(`${pick(['shl', 'shr', 'sar'])} ${a}, 1`); break;
       case 12: {
         const w = pick(sz === 0 ? r32 : regs === r16 ? r16 : r32);

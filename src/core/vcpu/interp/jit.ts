@@ -1194,7 +1194,15 @@ return done + cnt;
         const e = this._modrm(m, a32, segOv);
         const count = (op < 0xd0 ? this._byte() : 1) & 31;
         end();
-        this._shift((m >> 3) & 7, e, sz, count, i);
+        if (((m >> 3) & 7) < 4) this._shiftByCpu((m >> 3) & 7, e, sz, String(count), i);
+        else this._shift((m >> 3) & 7, e, sz, count, i);
+        return;
+      }
+      case 0xd2: case 0xd3: {
+        const m = this._byte();
+        const e = this._modrm(m, a32, segOv);
+        end();
+        this._shiftByCpu((m >> 3) & 7, e, op === 0xd3 ? osz : 0, this._reg(0, 1), i);
         return;
       }
       case 0xc2: case 0xc3: {
@@ -1516,6 +1524,25 @@ return done + cnt;
     this._produce(Lf.ZSP, sz, `fr = z${t}; fco = ${fco};`);
     if (e.reg >= 0) this._setReg(sz, e.reg, `z${t}`);
     else this._wr(sz, e.seg, o, `z${t}`);
+    this._commit(i);
+  }
+
+  /**
+   * A shift or rotate by the interpreter's Cpu.shift (rotates, and counts known only at run
+   * time: a count of 0 leaves the operand and every flag as they were, which lazy flags
+   * decided at compile time cannot say). The flags go into the CPU first and stay there.
+   */
+  private _shiftByCpu(op: number, e: Ea, sz: number, count: string, i: number): void {
+    this._flush();
+    const o = e.reg >= 0 ? '' : this._off(e);
+    const v = e.reg >= 0 ? this._reg(sz, e.reg) : this._rd(sz, e.seg, o);
+    const t = this._t();
+    this._emit(`const n${t} = ${count};`);
+    this._emit(`if ((n${t} & 31) !== 0) {`);
+    this._emit(`const z${t} = c.shift(${op}, ${v}, n${t}, ${sz});`);
+    if (e.reg >= 0) this._setReg(sz, e.reg, `z${t}`);
+    else this._wr(sz, e.seg, o, `z${t}`);
+    this._emit('}');
     this._commit(i);
   }
 
