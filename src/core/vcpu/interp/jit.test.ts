@@ -24,6 +24,21 @@ function flat(code: string, jit: { threshold: number } | false = JIT): Rig {
   return rig;
 }
 
+/**
+ * The program flat with paging on, compiled and interpreted: the page table maps only the
+ * first 4 MiB, so 400000h is a hole. `regs` go into the state before it runs.
+ */
+function pagedPair(code: string, regs: Partial<CpuState> = {}): Rig[] {
+  return [JIT, false as const].map((jit) => {
+    const rig = flat(code, jit);
+    const pd = 0x100000, pt = 0x101000;
+    for (let i = 0; i < 1024; i++) rig.wr32(pt + i * 4, (i << 12) | 3);
+    rig.wr32(pd, pt | 3);
+    rig.cpu.setState({ ...rig.cpu.getState(), cr0: 0x80000011, cr3: pd, ...regs });
+    return rig;
+  });
+}
+
 /** Real mode at 0000:1000; every IVT entry points at a HLT at 0000:0500. */
 function real(code: string, jit: { threshold: number } | false = JIT): Rig {
   const rig = new Rig(jit);
@@ -176,15 +191,7 @@ describe.skipIf(!haveNasm())('the block compiler agrees with the interpreter', (
     // The third instruction faults (#PF on an unmapped page): the ADD and the CMP are retired,
     // the handler sees the CMP's flags in the pushed EFLAGS and the MOV's EIP.
     const code = 'mov ecx, 3\n.l: add eax, 5\ncmp eax, 7\nmov ebx, [edx]\ndec ecx\njnz .l\nhlt';
-    const rigs = [JIT, false as const].map((jit) => {
-      const rig = flat(code, jit);
-      // Paging with a hole at 0x400000 (the page table maps only the first 4 MiB).
-      const pd = 0x100000, pt = 0x101000;
-      for (let i = 0; i < 1024; i++) rig.wr32(pt + i * 4, (i << 12) | 3);
-      rig.wr32(pd, pt | 3);
-      rig.cpu.setState({ ...rig.cpu.getState(), cr0: 0x80000011, cr3: pd, edx: 0x400000 });
-      return rig;
-    });
+    const rigs = pagedPair(code, { edx: 0x400000 });
     same(rigs[0], rigs[1], 'fault');
     expect(rigs[0].u8[0x600]).toBe(14);
     expect(rigs[0].rd32(0x608)).toBe(0x2000 + 5 + 3 + 3);
@@ -195,14 +202,7 @@ describe.skipIf(!haveNasm())('the block compiler agrees with the interpreter', (
     // LODSD, STOSD and MOVSB walk up to the unmapped page at 400000h: in the 4th iteration the
     // MOVSB faults on its write, after its read and before it moves ESI or EDI.
     const code = 'mov esi, 0x3fffe0\nmov edi, 0x3ffff0\ncld\n.l: lodsd\nadd eax, ebx\nstosd\nmovsb\ndec edi\ndec esi\njmp .l';
-    const rigs = [JIT, false as const].map((jit) => {
-      const rig = flat(code, jit);
-      const pd = 0x100000, pt = 0x101000;
-      for (let i = 0; i < 1024; i++) rig.wr32(pt + i * 4, (i << 12) | 3);
-      rig.wr32(pd, pt | 3);
-      rig.cpu.setState({ ...rig.cpu.getState(), cr0: 0x80000011, cr3: pd, ebx: 0x01010101 });
-      return rig;
-    });
+    const rigs = pagedPair(code, { ebx: 0x01010101 });
     same(rigs[0], rigs[1], 'string fault');
     expect(compiled(rigs[0])).toBeGreaterThan(0);
     expect(rigs[0].u8[0x600]).toBe(14);
@@ -218,14 +218,7 @@ describe.skipIf(!haveNasm())('the block compiler agrees with the interpreter', (
     // DEC's flags from one iteration to the next without storing them. Whatever leaves the
     // block before the ADD must still see them: the #PF in the 5th iteration (pushed EFLAGS).
     const loop = (first: string) => `mov ecx, 6\nmov esi, 0x3ffff0\n.l: ${first}\nadd eax, ebx\nadd esi, 4\ndec ecx\njnz .l\nhlt`;
-    const paged = (code: string) => [JIT, false as const].map((jit) => {
-      const rig = flat(code, jit);
-      const pd = 0x100000, pt = 0x101000;
-      for (let i = 0; i < 1024; i++) rig.wr32(pt + i * 4, (i << 12) | 3);
-      rig.wr32(pd, pt | 3);
-      rig.cpu.setState({ ...rig.cpu.getState(), cr0: 0x80000011, cr3: pd, eax: 0x7ffffff0, ebx: 3 });
-      return rig;
-    });
+    const paged = (code: string) => pagedPair(code, { eax: 0x7ffffff0, ebx: 3 });
     const f = paged(loop('mov edx, [esi]'));
     same(f[0], f[1], 'fault');
     expect(f[0].u8[0x600]).toBe(14);
@@ -250,14 +243,7 @@ describe.skipIf(!haveNasm())('the block compiler agrees with the interpreter', (
       ['mov ecx, 6\nmov esi, 0x3ffff4\nstc\n.l: mov edx, [esi]\nadd esi, 4\ndec ecx\njnz .l\nhlt', true],
       ['mov ecx, 6\nmov esi, 0x3ffff4\nstc\n.l: mov edx, [esi]\nlea esi, [esi + 4]\ndec ecx\njnz .l\nhlt', true],
     ] as const) {
-      const rigs = [JIT, false as const].map((jit) => {
-        const rig = flat(code, jit);
-        const pd = 0x100000, pt = 0x101000;
-        for (let i = 0; i < 1024; i++) rig.wr32(pt + i * 4, (i << 12) | 3);
-        rig.wr32(pd, pt | 3);
-        rig.cpu.setState({ ...rig.cpu.getState(), cr0: 0x80000011, cr3: pd });
-        return rig;
-      });
+      const rigs = pagedPair(code);
       same(rigs[0], rigs[1], code);
       if (fault) expect(rigs[0].u8[0x600]).toBe(14);
       else expect(rigs[0].cpu.getState().eax).toBe(code.includes('stc') ? 1 : 0);
