@@ -2177,7 +2177,7 @@ export class Cpu {
             const r = this._slowStep();
             if (r !== Xr.NONE) return r;
           } else if (jit !== null) {
-            n = this._jitStep(jit, left < tick ? left : tick);
+            n = this._jitStep(jit, left, tick);
           } else {
             step(this);
             this.icount++;
@@ -2209,8 +2209,14 @@ export class Cpu {
    * One turn of the fast path with the block compiler: the compiled block at CS:EIP if there
    * is one that fits the budget (compiling it once its entry is hot), else one interpreted
    * instruction. Returns the instructions retired.
+   *
+   * `left` is the run's budget and is exact. `tick` is what is left before the next look at
+   * the kick: a block that fits `left` but not `tick` makes one pass anyway, so the kick is
+   * looked at up to MAX_INSNS - 1 instructions late (the kick comes from another thread at
+   * any time; nothing depends on where it is seen) instead of the tail of every tick being
+   * interpreted and a loop being entered in the middle.
    */
-  private _jitStep(jit: Jit, budget: number): number {
+  private _jitStep(jit: Jit, left: number, tick: number): number {
     jit.checkShared();
     const eip = this.eip;
     const lin = (this.segBase[Seg.CS] + eip) | 0;
@@ -2223,7 +2229,7 @@ export class Cpu {
         b = ++jit.hot[i] >= jit.threshold ? jit.compile(this, host, eip, i) : DEAD_BLOCK;
       }
       const fn = b.fn;
-      if (fn !== null && b.n <= budget && b.lim <= this.segLim[Seg.CS]) return fn(this, budget);
+      if (fn !== null && b.n <= left && b.lim <= this.segLim[Seg.CS]) return fn(this, b.n <= tick ? (left < tick ? left : tick) : b.n);
     }
     step(this);
     this.icount++;

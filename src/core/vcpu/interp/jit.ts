@@ -23,7 +23,8 @@
 // - A slow-path access that leaves Cpu.slow set (a queued MMIO/ROM write, a watch hit, a
 //   data breakpoint, code invalidated) ends the block after that instruction.
 // - The budget is exact: a block runs only when all of it fits, and loops only while another
-//   pass fits, so icount and the kick interval are the interpreter's.
+//   pass fits, so icount is the interpreter's. (The look at the kick between blocks may come
+//   up to one block late: Cpu._jitStep.)
 // - Self-modifying code: a page code was compiled from is marked (Jit.pageCode); the TLB then
 //   sends every write to it to the slow path (Tlb.CODE), which drops the blocks whose bytes it
 //   overlaps and sets Cpu.slow, so a block that rewrote its own next instruction stops there.
