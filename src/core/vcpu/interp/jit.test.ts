@@ -413,12 +413,15 @@ describe.skipIf(!haveNasm())('the debugger with compiled code', () => {
     }
   });
 
-  it('reports a watched write made by compiled code after that instruction', () => {
-    const code = 'mov ecx, 50\n.l: mov [0x9000 + ecx*4], ecx\nadd eax, ecx\ndec ecx\njnz .l\nhlt';
+  it.each([
+    ['write', Access.WRITE, 'mov [0x9000 + ecx*4], ecx\nadd eax, ecx'],
+    ['read', Access.READ, 'add eax, [0x9000 + ecx*4]\nadd edx, ecx'],
+  ])('reports a watched %s made by compiled code after that instruction', (_, access, body) => {
+    const code = `mov ecx, 50\n.l: ${body}\ndec ecx\njnz .l\nhlt`;
     const stops = [JIT, false as const].map((jit) => {
       const rig = flat(code, jit);
       rig.cpu.run(40); // compiled and looping
-      rig.dbg.publish({ ...none, watch: [{ start: 0x9000 + 20 * 4, end: 0x9000 + 21 * 4, access: Access.WRITE, space: WatchSpace.LINEAR, id: 2 }] });
+      rig.dbg.publish({ ...none, watch: [{ start: 0x9000 + 20 * 4, end: 0x9000 + 21 * 4, access, space: WatchSpace.LINEAR, id: 2 }] });
       const x = rig.cpu.exit;
       let r: ExitReason;
       while ((r = rig.cpu.run(1000)) === ExitReason.INTR);

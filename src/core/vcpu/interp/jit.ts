@@ -14,10 +14,12 @@
 //   interrupts, the shadow, TF, pending exits and restarts all go through Cpu._slowStep and the
 //   interpreter, one instruction at a time.
 // - Memory accesses use the same TLB test inline (and the Cpu's own rd/wr methods when it
-//   fails), so faults, MMIO/ROM exits, watchpoints and data breakpoints behave the same. Before
-//   a call that can fault, the block stores the instruction's EIP in Cpu.ipStart; registers and
-//   flags are written only after an instruction's last access that can fault, so the catch
-//   handler can put back the state before that instruction (registers from the locals, the
+//   fails), so faults, MMIO/ROM exits, watchpoints and data breakpoints behave the same. Only
+//   a failed test can set Cpu.slow, so it also sets the block's local `sl`, and the block
+//   looks at Cpu.slow after an instruction only when `sl` says so. Before a call that can
+//   fault, the block stores the instruction's EIP in Cpu.ipStart; registers and flags are
+//   written only after an instruction's last access that can fault, so the catch handler can
+//   put back the state before that instruction (registers from the locals, the
 //   lazy flags of the producer before it, icount of the instructions retired) and rethrow:
 //   Cpu._onThrow then does what it does for the interpreter (restore EIP/ESP, deliver, exit).
 // - A slow-path access that leaves Cpu.slow set (a queued MMIO/ROM write, a watch hit, a
@@ -419,67 +421,43 @@ function cond(s: FState, cc: number): string {
 const MASK = ['255', '65535', ''];
 
 // ---- helpers the generated code calls (small: TurboFan inlines them into hot blocks) ----
-// A memory access: the TLB test of cpu.ts inline, else the CPU's own method (after noting the
-// instruction's EIP for a fault or an exit). T is the TLB, K the read/write check mask, sb/lim
-// the segment's base and fast limit, s the segment, o the offset, ip the instruction's EIP.
-// A read starts the instruction's record of device reads answered in place (frLen), unless
-// `later` says an earlier read of the same instruction may be in it (CMPS: the code clears it).
+// A memory access is the TLB test of cpu.ts, inline in the generated code (Gen._rd, _wr), and
+// when it fails one of these: the CPU's own method, after noting the instruction's EIP (ip)
+// for a fault or an exit; s is the segment, o the offset. A read starts the instruction's
+// record of device reads answered in place (frLen), unless `later` says an earlier read of
+// the same instruction may be in it (CMPS: the code clears it).
 
-function rd8(c: Cpu, T: Int32Array, M: Uint8Array, K: number, sb: number, lim: number, s: number, o: number, ip: number, later?: 1): number {
-  const l = (sb + o) | 0;
-  const e = T[l >>> 12];
-  if ((e & K) === 1 && o <= lim) return M[(e & -4096) | (l & 4095)];
+function rd8(c: Cpu, s: number, o: number, ip: number, later?: 1): number {
   c.ipStart = ip;
   if (later === undefined) c.frLen = 0;
   return c.rd8(s, o);
 }
 
-function rd16(c: Cpu, T: Int32Array, M: Uint16Array, K: number, sb: number, lim: number, s: number, o: number, ip: number, later?: 1): number {
-  const l = (sb + o) | 0;
-  const e = T[l >>> 12];
-  if ((e & K) === 1 && (l & 1) === 0 && o + 1 <= lim) return M[((e & -4096) | (l & 4095)) >> 1];
+function rd16(c: Cpu, s: number, o: number, ip: number, later?: 1): number {
   c.ipStart = ip;
   if (later === undefined) c.frLen = 0;
   return c.rd16(s, o);
 }
 
-function rd32(c: Cpu, T: Int32Array, M: Int32Array, K: number, sb: number, lim: number, s: number, o: number, ip: number, later?: 1): number {
-  const l = (sb + o) | 0;
-  const e = T[l >>> 12];
-  if ((e & K) === 1 && (l & 3) === 0 && o + 3 <= lim) return M[((e & -4096) | (l & 4095)) >> 2];
+function rd32(c: Cpu, s: number, o: number, ip: number, later?: 1): number {
   c.ipStart = ip;
   if (later === undefined) c.frLen = 0;
   return c.rd32(s, o);
 }
 
-function wr8(c: Cpu, T: Int32Array, M: Uint8Array, K: number, sb: number, lim: number, s: number, o: number, v: number, ip: number): void {
-  const l = (sb + o) | 0;
-  const e = T[l >>> 12];
-  if ((e & K) === 1 && o <= lim) M[(e & -4096) | (l & 4095)] = v;
-  else {
-    c.ipStart = ip;
-    c.wr8(s, o, v);
-  }
+function wr8(c: Cpu, s: number, o: number, v: number, ip: number): void {
+  c.ipStart = ip;
+  c.wr8(s, o, v);
 }
 
-function wr16(c: Cpu, T: Int32Array, M: Uint16Array, K: number, sb: number, lim: number, s: number, o: number, v: number, ip: number): void {
-  const l = (sb + o) | 0;
-  const e = T[l >>> 12];
-  if ((e & K) === 1 && (l & 1) === 0 && o + 1 <= lim) M[((e & -4096) | (l & 4095)) >> 1] = v;
-  else {
-    c.ipStart = ip;
-    c.wr16(s, o, v);
-  }
+function wr16(c: Cpu, s: number, o: number, v: number, ip: number): void {
+  c.ipStart = ip;
+  c.wr16(s, o, v);
 }
 
-function wr32(c: Cpu, T: Int32Array, M: Int32Array, K: number, sb: number, lim: number, s: number, o: number, v: number, ip: number): void {
-  const l = (sb + o) | 0;
-  const e = T[l >>> 12];
-  if ((e & K) === 1 && (l & 3) === 0 && o + 3 <= lim) M[((e & -4096) | (l & 4095)) >> 2] = v;
-  else {
-    c.ipStart = ip;
-    c.wr32(s, o, v);
-  }
+function wr32(c: Cpu, s: number, o: number, v: number, ip: number): void {
+  c.ipStart = ip;
+  c.wr32(s, o, v);
 }
 
 // Storing a flag state into the CPU's lazy-flag fields.
@@ -512,8 +490,9 @@ function limitCheck(c: Cpu, t: number, ip: number): void {
 const HELPERS = { rd8, rd16, rd32, wr8, wr16, wr32, fArith, fLogic, fIncDec, fZsp, limitCheck };
 const HELPER_NAMES = Object.keys(HELPERS).join(', ');
 
-/** The memory view the helpers of each size take. */
+/** The memory view of each access size, and the shift from a byte offset to its index. */
 const ARR = ['U8', 'U16', 'I32'];
+const SHIFT = ['', ' >> 1', ' >> 2'];
 
 interface Ea {
   /** Register number for a register operand, or -1 for memory. */
@@ -548,6 +527,11 @@ class Gen {
   /** The current instruction's EIP, and whether it made a slow-path call (may end the block). */
   private _ip0 = 0;
   private _mem = false;
+  /**
+   * ...and whether that call can set Cpu.slow without setting the block's local `sl` (the
+   * memory accesses set `sl` on their slow path, so the block looks at Cpu.slow only then).
+   */
+  private _slowCall = false;
   /** The current instruction ended the block. */
   private _ended = false;
   /**
@@ -601,7 +585,8 @@ class Gen {
     }
     const src = `const { ${HELPER_NAMES} } = H;
 return function blk_${(this._eip >>> 0).toString(16)}(c, budget) {
-${pro}${load}let fa = 0, fb = 0, fr = 0, fcf = 0, fco = 0, fl = 0, hs = 0, done = 0, cnt = 0, nx = 0;
+${pro}${load}let fa = 0, fb = 0, fr = 0, fcf = 0, fco = 0, fl = 0, hs = 0, done = 0, cnt = 0, nx = 0, sl = 0;
+const bl = budget - ${this._n};
 try {
 L: for (;;) {
 ${body}}
@@ -694,12 +679,29 @@ return done + cnt;
 
   // ---- memory ----
 
+  /**
+   * The TLB test of cpu.ts for an access of `sz` at linear address l${t} (entry e${t}) to
+   * offset `off` within the segment's fast limit `lim`: the page allows it (the check mask
+   * `k` leaves only VALID), it does not cross an element of the view, and it is in the limit.
+   */
+  private _fastTest(sz: number, t: number, k: string, off: string, lim: string): string {
+    const fits = sz === 0 ? `${off} <= ${lim}` : `(l${t} & ${sz === 1 ? 1 : 3}) === 0 && ${off} + ${sz === 1 ? 1 : 3} <= ${lim}`;
+    return `(e${t} & ${k}) === 1 && ${fits}`;
+  }
+
+  /** The view's element for the access that passed _fastTest. */
+  private _elem(sz: number, t: number): string {
+    return `${ARR[sz]}[((e${t} & -4096) | (l${t} & 4095))${SHIFT[sz]}]`;
+  }
+
   /** Reads `sz` at seg:off (off is a local holding the offset); returns the local with the value. */
   private _rd(sz: number, seg: number, off: string, later = false): string {
     this._segs |= 1 << seg;
     this._mem = true;
     const t = this._t();
-    this._emit(`const v${t} = rd${8 << sz}(c, T, ${ARR[sz]}, K, sb${seg}, rl${seg}, ${seg}, ${off}, ${this._ip0}${later ? ', 1' : ''});`);
+    this._emit(`const l${t} = (sb${seg} + ${off}) | 0, e${t} = T[l${t} >>> 12];`);
+    this._emit(`const v${t} = ${this._fastTest(sz, t, 'K', off, `rl${seg}`)} ? ${this._elem(sz, t)} : ` +
+      `(sl = 1, rd${8 << sz}(c, ${seg}, ${off}, ${this._ip0}${later ? ', 1' : ''}));`);
     return `v${t}`;
   }
 
@@ -707,7 +709,10 @@ return done + cnt;
   private _wr(sz: number, seg: number, off: string, v: string): void {
     this._segs |= 1 << seg;
     this._mem = true;
-    this._emit(`wr${8 << sz}(c, T, ${ARR[sz]}, W, sb${seg}, wl${seg}, ${seg}, ${off}, ${v}, ${this._ip0});`);
+    const t = this._t();
+    this._emit(`const l${t} = (sb${seg} + ${off}) | 0, e${t} = T[l${t} >>> 12];`);
+    this._emit(`if (${this._fastTest(sz, t, 'W', off, `wl${seg}`)}) ${this._elem(sz, t)} = ${v}; ` +
+      `else { sl = 1; wr${8 << sz}(c, ${seg}, ${off}, ${v}, ${this._ip0}); }`);
   }
 
   /** Decodes ModR/M (+SIB, displacement). */
@@ -845,7 +850,7 @@ return done + cnt;
     if (target === this._eip) {
       // (A slow path of this instruction that asked for the careful path: leave instead.)
       this._loopStates.add(this._fs);
-      return `if (${this._mem ? '!c.slow && ' : ''}done + ${i + 1} + __N__ <= budget) { ${CONT_MARK}${writeback(this._fs)}${CONT_END}done += ${i + 1}; continue L; } ${this._exitTo(String(target), i)}`;
+      return `if (${this._mem ? '!c.slow && ' : ''}done + ${i + 1} <= bl) { ${CONT_MARK}${writeback(this._fs)}${CONT_END}done += ${i + 1}; continue L; } ${this._exitTo(String(target), i)}`;
     }
     return this._exitTo(String(target), i);
   }
@@ -863,6 +868,7 @@ return done + cnt;
     };
     this._cur = '';
     this._mem = false;
+    this._slowCall = false;
     this._pend = '';
     this._pendSt = ENTRY;
     this._ip0 = this._ip;
@@ -904,7 +910,9 @@ return done + cnt;
     this._pendSt = ENTRY;
     // (A write queued for the loop - MMIO, ROM - goes to the fast path now that the
     // instruction is complete; anything else that set slow ends the block here.)
-    if (this._mem && exitAfter) this._emit(`if (c.slow && !c.flushWrites()) { ${this._exitTo('__NX__', i)} }`);
+    if (!this._mem || !exitAfter) return;
+    const exit = `if (c.slow && !c.flushWrites()) { ${this._exitTo('__NX__', i)} }`;
+    this._emit(this._slowCall ? exit : `if (sl !== 0) { sl = 0; ${exit} }`);
   }
 
   /** Decodes and emits one instruction; throws BAIL for what is not compiled. */
@@ -1279,7 +1287,7 @@ return done + cnt;
         const sz = op & 1 ? osz : 0;
         const port = op < 0xe8 ? String(this._byte()) : (this._use(2), '(r2 & 65535)');
         end();
-        this._mem = true;
+        this._mem = this._slowCall = true;
         if (op === 0xe6 || op === 0xe7 || op === 0xee || op === 0xef) {
           this._emit(`c.ipStart = ${this._ip0}; c.portOut(${port}, ${1 << sz}, ${this._reg(sz, 0)});`);
         } else {
@@ -1316,7 +1324,7 @@ return done + cnt;
         this._sync([4]);
         this._emit(`c.ipStart = ${this._ip0}; c.popf(${o32});`);
         this._reload([4]);
-        this._mem = true;
+        this._mem = this._slowCall = true;
         this._commit(i);
         return;
       case 0xfc: case 0xfd:
