@@ -532,6 +532,8 @@ class Gen {
    * memory accesses set `sl` on their slow path, so the block looks at Cpu.slow only then).
    */
   private _slowCall = false;
+  /** The current instruction emitted a call that can throw (it then needs a catch case). */
+  private _throws = false;
   /** The current instruction ended the block. */
   private _ended = false;
   /**
@@ -679,6 +681,18 @@ return done + cnt;
 
   // ---- memory ----
 
+  /** Notes the instruction's EIP before a CPU method that can fault or exit. */
+  private _at(): string {
+    this._throws = true;
+    return `c.ipStart = ${this._ip0};`;
+  }
+
+  /** A check of the jump target in local t${t} against the CS limit (#GP(0) past it). */
+  private _limitCheck(t: number): string {
+    this._throws = true;
+    return `limitCheck(c, t${t}, ${this._ip0});`;
+  }
+
   /**
    * The TLB test of cpu.ts for an access of `sz` at linear address l${t} (entry e${t}) to
    * offset `off` within the segment's fast limit `lim`: the page allows it (the check mask
@@ -697,7 +711,7 @@ return done + cnt;
   /** Reads `sz` at seg:off (off is a local holding the offset); returns the local with the value. */
   private _rd(sz: number, seg: number, off: string, later = false): string {
     this._segs |= 1 << seg;
-    this._mem = true;
+    this._mem = this._throws = true;
     const t = this._t();
     this._emit(`const l${t} = (sb${seg} + ${off}) | 0, e${t} = T[l${t} >>> 12];`);
     this._emit(`const v${t} = ${this._fastTest(sz, t, 'K', off, `rl${seg}`)} ? ${this._elem(sz, t)} : ` +
@@ -708,7 +722,7 @@ return done + cnt;
   /** Writes `v` (an expression) of `sz` at seg:off. */
   private _wr(sz: number, seg: number, off: string, v: string): void {
     this._segs |= 1 << seg;
-    this._mem = true;
+    this._mem = this._throws = true;
     const t = this._t();
     this._emit(`const l${t} = (sb${seg} + ${off}) | 0, e${t} = T[l${t} >>> 12];`);
     this._emit(`if (${this._fastTest(sz, t, 'W', off, `wl${seg}`)}) ${this._elem(sz, t)} = ${v}; ` +
@@ -869,6 +883,7 @@ return done + cnt;
     this._cur = '';
     this._mem = false;
     this._slowCall = false;
+    this._throws = false;
     this._pend = '';
     this._pendSt = ENTRY;
     this._ip0 = this._ip;
@@ -891,10 +906,9 @@ return done + cnt;
       return false;
     }
     if (!producedBefore && entryReads !== readsBefore) this._headReads = true;
-    // Only a helper call or an explicit fault can throw: those set ipStart to this EIP (a
-    // helper takes it as its last argument, or last but the `later` flag of a read).
-    const ip = String(this._ip0);
-    if (this._cur.includes(`${ip})`) || this._cur.includes(`${ip}, 1)`) || this._cur.includes('c.ipStart')) this._catch += `case ${this._ip0}: rt = ${i}; ${this._wb(fsBefore, producedBefore)}break;\n`;
+    // Only a slow-path helper, a limit check or a CPU method after _at() can throw: those set
+    // ipStart to this EIP, and the catch handler's case for it puts back the state before it.
+    if (this._throws) this._catch += `case ${this._ip0}: rt = ${i}; ${this._wb(fsBefore, producedBefore)}break;\n`;
     this._body += `{\n${this._cur.replace(/__NX__/g, String(this._ip))}}\n`;
     return true;
   }
@@ -1289,10 +1303,10 @@ return done + cnt;
         end();
         this._mem = this._slowCall = true;
         if (op === 0xe6 || op === 0xe7 || op === 0xee || op === 0xef) {
-          this._emit(`c.ipStart = ${this._ip0}; c.portOut(${port}, ${1 << sz}, ${this._reg(sz, 0)});`);
+          this._emit(`${this._at()} c.portOut(${port}, ${1 << sz}, ${this._reg(sz, 0)});`);
         } else {
           const t = this._t();
-          this._emit(`c.ipStart = ${this._ip0}; const n${t} = c.portIn(${port}, ${1 << sz});`);
+          this._emit(`${this._at()} const n${t} = c.portIn(${port}, ${1 << sz});`);
           this._setReg(sz, 0, `n${t}`);
         }
         this._commit(i);
@@ -1310,7 +1324,7 @@ return done + cnt;
         // leaves out VM and RF (-196609 = ~0x30000).
         end();
         this._flush();
-        this._emit(`if (c.vm && (c.flags & 12288) !== 12288) { c.ipStart = ${this._ip0}; c.gp(0); }`);
+        this._emit(`if (c.vm && (c.flags & 12288) !== 12288) { ${this._at()} c.gp(0); }`);
         this._push(osz, osz === 2 ? '(c.getFlags() & -196609)' : '(c.getFlags() & 65535)');
         this._commit(i);
         return;
@@ -1322,7 +1336,7 @@ return done + cnt;
         end();
         this._flush();
         this._sync([4]);
-        this._emit(`c.ipStart = ${this._ip0}; c.popf(${o32});`);
+        this._emit(`${this._at()} c.popf(${o32});`);
         this._reload([4]);
         this._mem = this._slowCall = true;
         this._commit(i);
@@ -1355,7 +1369,7 @@ return done + cnt;
           this._emit(`const m${t} = ${v};`);
           this._flush();
           this._sync([0, 2]);
-          this._emit(`c.ipStart = ${this._ip0}; c.muldiv(${sub}, m${t}, ${sz});`);
+          this._emit(`${this._at()} c.muldiv(${sub}, m${t}, ${sz});`);
           this._reload([0, 2]);
         }
         this._commit(i);
@@ -1387,8 +1401,8 @@ return done + cnt;
         // CALL/JMP r/m: a target checked against the CS limit when it runs.
         const t = this._t();
         this._emit(`const t${t} = ${o32 ? `${v} >>> 0` : `${v} & 65535`};`);
-        if (sub === 2) this._push(osz, String(next), `limitCheck(c, t${t}, ${this._ip0});`);
-        else this._emit(`limitCheck(c, t${t}, ${this._ip0});`);
+        if (sub === 2) this._push(osz, String(next), this._limitCheck(t));
+        else this._emit(this._limitCheck(t));
         this._commit(i, false);
         this._emit(this._exitTo(`t${t}`, i));
         this._ended = true;
@@ -1607,7 +1621,7 @@ return done + cnt;
     this._emit(this._ss32 ? `const s${t} = r4 >>> 0;` : `const s${t} = r4 & 65535;`);
     const v = this._rd(sz, 2, `s${t}`);
     this._emit(`const t${t} = ${sz === 2 ? `${v} >>> 0` : v};`);
-    this._emit(`limitCheck(c, t${t}, ${this._ip0});`);
+    this._emit(this._limitCheck(t));
     const inc = (sz === 2 ? 4 : 2) + n;
     if (this._ss32) this._setReg(2, 4, `(s${t} + ${inc}) | 0`);
     else this._setReg(1, 4, `((s${t} + ${inc}) & 65535)`);
