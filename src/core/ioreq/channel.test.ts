@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { createIoreqBuffer, Hdr, IoreqType, IoreqViews, RING_ADDR_LIMIT, Ring } from './abi.js';
+import { createIoreqBuffer, Hdr, IoreqType, IoreqViews, RING_ADDR_LIMIT, Ring, SlotTime } from './abi.js';
 import { IoreqClient, RingWriter } from './channel.js';
 import { IoDir } from '../vcpu/VcpuBackend.js';
 import { spawnWorker } from '../machine/spawn.js';
@@ -99,6 +99,20 @@ describe('ioreq channel', () => {
     // every write, the last one last.
     expect(b.submit(IoreqType.PIO, IoDir.READ, 0x11, 4, 1, 0)).toBe(45);
     expect(a.submit(IoreqType.PIO, IoDir.READ, 0x10, 4, 1, 0)).toBe(45);
+  });
+
+  it('times a request only when asked: the device model stamps pickup and answer for a timed one alone', async () => {
+    const { client, views } = await start();
+    const f = views.slotF64[0];
+    client.submit(IoreqType.PIO, IoDir.READ, 0x100, 1, 1, 0);
+    const [submit, pickup, done] = client.hops;
+    expect(submit).toBeGreaterThan(0);
+    expect(pickup).toBeGreaterThanOrEqual(submit);
+    expect(done).toBeGreaterThanOrEqual(pickup);
+    client.timing = false;
+    await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 3; i++) client.submit(IoreqType.PIO, IoDir.READ, 0x100, 1, 1, 0);
+    expect([f[SlotTime.SUBMIT], f[SlotTime.PICKUP], f[SlotTime.DONE]]).toEqual([0, pickup, done]);
   });
 
   it('carries string I/O data in the slot page', async () => {

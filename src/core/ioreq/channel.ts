@@ -64,6 +64,8 @@ export class IoreqClient {
   private readonly _writer: RingWriter;
   /** Record hop timestamps (costs two clock reads per request). */
   timing = true;
+  /** SUBMIT in the slot holds a stamp of ours. */
+  private _stamped = false;
   readonly hops: HopTimes = new Float64Array(3);
   readonly page: Uint8Array;
 
@@ -104,7 +106,16 @@ export class IoreqClient {
     s[Slot.DATA] = data | 0;
     s[Slot.SEQ] = ++this._seq;
     s[Slot.ERROR] = 0;
-    if (this.timing) this._f64[SlotTime.SUBMIT] = stamp();
+    // The device model stamps pickup and answer only when SUBMIT is set: an untimed request
+    // clears a stamp left by an earlier timed one (else every later request paid for the two
+    // clock reads of a timed one).
+    if (this.timing) {
+      this._f64[SlotTime.SUBMIT] = stamp();
+      this._stamped = true;
+    } else if (this._stamped) {
+      this._f64[SlotTime.SUBMIT] = 0;
+      this._stamped = false;
+    }
     // Every field above is written before this store publishes the request.
     Atomics.store(s, Slot.STATE, IoreqState.READY);
     ringDoorbell(this._hdr);
