@@ -130,9 +130,13 @@ describe.skipIf(!haveNasm())('the trap fast path', () => {
     });
   }
 
-  it('requestStop() from inside a REP STOS element pauses the instruction after that element', () => {
-    const rig = new Rig(false);
-    rig.load(0x2000, asm('mov edi, 0x200000\nmov ecx, 100\nrep stosb\nhlt', 32, 0x2000));
+  /**
+   * A flat rig (device memory at 200000h) whose fast path takes every write and calls
+   * requestStop() from inside the n-th; `writes()` counts the writes it took.
+   */
+  function stopAtWrite(code: string, jit: { threshold: number } | false, n: number): { rig: Rig; writes: () => number } {
+    const rig = new Rig(jit);
+    rig.load(0x2000, asm(code, 32, 0x2000));
     rig.flat(0x2000);
     rig.mem.unmapPages(0x200000, 0x1000);
     let writes = 0;
@@ -140,36 +144,30 @@ describe.skipIf(!haveNasm())('the trap fast path', () => {
     cpu.trapFast = {
       read: () => -1,
       write: () => {
-        if (++writes === 7) cpu.requestStop();
+        if (++writes === n) cpu.requestStop();
         return true;
       },
     };
+    return { rig, writes: () => writes };
+  }
+
+  it('requestStop() from inside a REP STOS element pauses the instruction after that element', () => {
+    const { rig, writes } = stopAtWrite('mov edi, 0x200000\nmov ecx, 100\nrep stosb\nhlt', false, 7);
     expect(rig.cpu.run(1_000_000)).toBe(ExitReason.INTR);
-    expect(writes).toBe(7);
+    expect(writes()).toBe(7);
     const st = rig.cpu.getState();
     // Seven elements done; EIP still on the REP STOSB (at 2000h + 5 + 5).
     expect(st.ecx).toBe(93);
     expect(st.edi).toBe(0x200007);
     expect(st.eip).toBe(0x200a);
     expect(rig.cpu.run(1_000_000)).toBe(ExitReason.HLT);
-    expect(writes).toBe(100);
+    expect(writes()).toBe(100);
   });
 
   it('requestStop() from inside an access ends run() at the next instruction boundary', () => {
-    const rig = new Rig({ threshold: 1 });
-    rig.load(0x2000, asm('.l: out 0x80, al\ninc eax\njmp .l', 32, 0x2000));
-    rig.flat(0x2000);
-    let outs = 0;
-    const cpu = rig.cpu.cpu;
-    cpu.trapFast = {
-      read: () => -1,
-      write: () => {
-        if (++outs === 5) cpu.requestStop();
-        return true;
-      },
-    };
+    const { rig, writes } = stopAtWrite('.l: out 0x80, al\ninc eax\njmp .l', { threshold: 1 }, 5);
     expect(rig.cpu.run(1_000_000)).toBe(ExitReason.INTR);
-    expect(outs).toBe(5);
+    expect(writes()).toBe(5);
     expect(rig.cpu.getState().eax).toBe(4);
     // The OUT completed; the next instruction (INC) has not run.
     expect(rig.cpu.getState().eip).toBe(0x2002);
