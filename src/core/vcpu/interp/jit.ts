@@ -19,9 +19,9 @@
 //   looks at Cpu.slow after an instruction only when `sl` says so. Before a call that can
 //   fault, the block stores the instruction's EIP in Cpu.ipStart; registers and flags are
 //   written only after an instruction's last access that can fault, so the catch handler can
-//   put back the state before that instruction (registers from the locals, the
-//   lazy flags of the producer before it, icount of the instructions retired) and rethrow:
-//   Cpu._onThrow then does what it does for the interpreter (restore EIP/ESP, deliver, exit).
+//   put back the state before that instruction (registers from the locals, the lazy flags of
+//   the producer before it, icount of the instructions retired) and rethrow: Cpu._onThrow
+//   then does what it does for the interpreter (restore EIP/ESP, deliver, exit).
 // - A slow-path access that leaves Cpu.slow set (a queued MMIO/ROM write, a watch hit, a
 //   data breakpoint, code invalidated) ends the block after that instruction.
 // - The budget is exact: a block runs only when all of it fits, and loops only while another
@@ -420,7 +420,7 @@ function cond(s: FState, cc: number): string {
 
 const MASK = ['255', '65535', ''];
 
-// ---- helpers the generated code calls (small: TurboFan inlines them into hot blocks) ----
+// ---- helpers the generated code calls ----
 // A memory access is the TLB test of cpu.ts, inline in the generated code (Gen._rd, _wr), and
 // when it fails one of these: the CPU's own method, after noting the instruction's EIP (ip)
 // for a fault or an exit; s is the segment, o the offset. A read starts the instruction's
