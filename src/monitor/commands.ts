@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { hex } from '../common/types.js';
 import { readRegister, REGISTER_NAMES, writeRegister } from '../core/debug/registers.js';
-import { Hdr, IoreqState, Ring, Slot } from '../core/ioreq/abi.js';
+import { Hdr, IoreqState, Ring, Slot, slotState, wordSeq } from '../core/ioreq/abi.js';
 import type { CpuState } from '../core/vcpu/CpuState.js';
 import { cpl, cpuMode } from '../core/vcpu/CpuState.js';
 import type { VcpuStats } from '../core/vcpu/protocol.js';
@@ -400,10 +400,10 @@ def('query-ioreq', 'The ioreq channel itself: slot states, the buffered ring, co
   const names = ['NONE', 'READY', 'IN_PROCESS', 'RESP_READY'];
   return {
     slots: v.slots.map((s, i) => ({
-      vcpu: i, state: names[Atomics.load(s, Slot.STATE)] ?? '?', seq: s[Slot.SEQ], type: s[Slot.TYPE] === 0 ? 'pio' : 'mmio',
+      vcpu: i, state: names[slotState(s)] ?? '?', seq: wordSeq(s[Slot.REQ_STATE]), type: s[Slot.TYPE] === 0 ? 'pio' : 'mmio',
       dir: s[Slot.DIR] === 1 ? 'read' : 'write', addr: s[Slot.ADDR] >>> 0, size: s[Slot.SIZE], count: s[Slot.COUNT],
-      data: s[Slot.DATA] >>> 0, vcpuSleeping: s[Slot.VCPU_SLEEPING] !== 0,
-      busy: Atomics.load(s, Slot.STATE) !== IoreqState.NONE,
+      data: (s[Slot.DIR] === 1 ? s[Slot.RESP_DATA] : s[Slot.DATA]) >>> 0, vcpuSleeping: s[Slot.VCPU_SLEEPING] !== 0,
+      busy: slotState(s) !== IoreqState.NONE,
     })),
     ring: { read: v.ring[Ring.READ_PTR] >>> 0, write: v.ring[Ring.WRITE_PTR] >>> 0, pending: (v.ring[Ring.WRITE_PTR] - v.ring[Ring.READ_PTR]) | 0 },
     served: v.hdr[Hdr.SERVED] >>> 0, drained: v.hdr[Hdr.DRAINED] >>> 0, ringFull: v.hdr[Hdr.RING_FULL] >>> 0,

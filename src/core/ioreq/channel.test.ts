@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { createIoreqBuffer, Hdr, IoreqType, IoreqViews, RING_ADDR_LIMIT, Ring, SlotTime } from './abi.js';
+import {
+  createIoreqBuffer, Hdr, IoreqState, IoreqType, IoreqViews, RING_ADDR_LIMIT, Ring, SEQ_MASK, Slot, SlotTime, slotState, stateWord,
+} from './abi.js';
 import { IoreqClient, RingWriter } from './channel.js';
 import { IoDir } from '../vcpu/VcpuBackend.js';
 import { spawnWorker } from '../machine/spawn.js';
@@ -12,9 +14,10 @@ afterEach(async () => {
   worker = null;
 });
 
-async function start(vcpus = 1): Promise<{ views: IoreqViews; client: IoreqClient; messages: unknown[] }> {
+async function start(vcpus = 1, before?: (views: IoreqViews) => void): Promise<{ views: IoreqViews; client: IoreqClient; messages: unknown[] }> {
   const buffer = createIoreqBuffer(vcpus);
   const views = new IoreqViews(buffer, vcpus);
+  before?.(views);
   worker = await spawnWorker(new URL('../../../test/fixtures/ioreqEchoDaemon.ts', import.meta.url), {
     workerData: { buffer, vcpus },
   });
@@ -43,6 +46,37 @@ describe('ioreq channel', () => {
     expect(wrong).toBe(0);
     expect((await otherDone)[0]).toEqual({ wrong: 0 });
     await other.terminate();
+    client.submit(IoreqType.PIO, IoDir.WRITE, 0xffff, 1, 1, 0);
+    await once(worker!, 'exit').catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(messages).toContainEqual({ seqErrors: 0 });
+  });
+
+  it('reads Xen\'s four states from the two sides\' words', () => {
+    const s = new IoreqViews(createIoreqBuffer(1), 1).slots[0];
+    expect(slotState(s)).toBe(IoreqState.NONE);
+    Atomics.store(s, Slot.REQ_STATE, stateWord(1, IoreqState.READY));
+    expect(slotState(s)).toBe(IoreqState.READY);
+    Atomics.store(s, Slot.TAKEN, stateWord(1, IoreqState.IN_PROCESS));
+    expect(slotState(s)).toBe(IoreqState.IN_PROCESS);
+    Atomics.store(s, Slot.RESP_STATE, stateWord(1, IoreqState.RESP_READY));
+    expect(slotState(s)).toBe(IoreqState.NONE);
+    // The next request is READY again, though TAKEN and RESP_STATE still name the last one.
+    Atomics.store(s, Slot.REQ_STATE, stateWord(2, IoreqState.READY));
+    expect(slotState(s)).toBe(IoreqState.READY);
+  });
+
+  it('answers across the wrap of the 30-bit sequence numbers, none lost', async () => {
+    const last = SEQ_MASK - 2;
+    const { client, messages } = await start(1, (views) => {
+      // A slot whose last request, answered, was number SEQ_MASK - 2.
+      const s = views.slots[0];
+      s[Slot.REQ_STATE] = stateWord(last, IoreqState.READY);
+      s[Slot.TAKEN] = stateWord(last, IoreqState.IN_PROCESS);
+      s[Slot.RESP_STATE] = stateWord(last, IoreqState.RESP_READY);
+    });
+    client.timing = false;
+    for (let i = 0; i < 6; i++) expect(client.submit(IoreqType.PIO, IoDir.READ, 0x100 + i, 1, 1, 0)).toBe((0x100 + i) * 7 + 1);
     client.submit(IoreqType.PIO, IoDir.WRITE, 0xffff, 1, 1, 0);
     await once(worker!, 'exit').catch(() => undefined);
     await new Promise((r) => setTimeout(r, 50));

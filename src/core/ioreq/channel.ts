@@ -1,6 +1,7 @@
 // Both ends of the ioreq channel. The vCPU side publishes a request and waits for the answer;
 // the device-model side takes requests, dispatches them and answers. Ordering rules (Xen's):
-//  - a side writes every field of a request/response BEFORE the Atomics.store that flips STATE;
+//  - a side writes every field of a request/response BEFORE the Atomics.store of its state
+//    word (REQ_STATE, RESP_STATE: see abi.ts);
 //  - the device model drains the buffered ring BEFORE it takes a synchronous request, so a
 //    posted write always lands before any later read or write that waits for an answer.
 // Waiting spins first (a round trip costs well under a microsecond when both threads are
@@ -11,7 +12,8 @@ import { HvmonError } from '../../common/errors.js';
 import type { AccessSize } from '../../common/types.js';
 import { IoDir } from '../vcpu/VcpuBackend.js';
 import {
-  Hdr, IoreqState, IoreqType, IoreqViews, RING_ADDR_LIMIT, RING_ENTRIES, Ring, SLOT_DATA_BYTES, Slot, SlotTime, stamp,
+  Hdr, IoreqState, IoreqType, IoreqViews, RING_ADDR_LIMIT, RING_ENTRIES, Ring, SEQ_MASK, SLOT_DATA_BYTES, Slot, SlotTime,
+  slotState, stamp, stateWord, wordSeq,
 } from './abi.js';
 
 /** Spins before a waiter sleeps. ~20-50 µs of polling on current machines. */
@@ -60,7 +62,10 @@ export class IoreqClient {
   private readonly _slot: Int32Array;
   private readonly _f64: Float64Array;
   private readonly _hdr: Int32Array;
-  private _seq = 0;
+  /** Sequence number of the last request published. */
+  private _seq: number;
+  /** A request of ours is published and not answered (known here without a look at the slot). */
+  private _busy = false;
   private readonly _writer: RingWriter;
   /** Record hop timestamps (costs two clock reads per request). */
   timing = true;
@@ -80,6 +85,12 @@ export class IoreqClient {
     this._hdr = views.hdr;
     this._writer = writer ?? new RingWriter(views);
     this.page = views.slotData[vcpu];
+    this._seq = wordSeq(Atomics.load(this._slot, Slot.REQ_STATE));
+  }
+
+  /** Is a request of ours waiting for its answer (the monitor's `io` command, say)? */
+  get busy(): boolean {
+    return this._busy;
   }
 
   /**
@@ -90,9 +101,7 @@ export class IoreqClient {
   submit(type: IoreqType, dir: IoDir, addr: number, size: AccessSize, count: number, data: number): number {
     const s = this._slot;
     if (count * size > SLOT_DATA_BYTES) throw new HvmonError(`ioreq of ${count}×${size} bytes exceeds the slot's data page`);
-    if (Atomics.load(s, Slot.STATE) !== IoreqState.NONE) {
-      throw new HvmonError(`ioreq slot ${this.vcpu} is busy (state ${Atomics.load(s, Slot.STATE)})`);
-    }
+    if (this._busy) throw new HvmonError(`ioreq slot ${this.vcpu} is busy (state ${slotState(s)})`);
     // Posted writes issued before this request must reach the device model first: it drains
     // what is published before it takes the request.
     this._writer.flush();
@@ -104,8 +113,7 @@ export class IoreqClient {
     s[Slot.DATA_IS_PTR] = count > 1 ? 1 : 0;
     s[Slot.ADDR] = addr | 0;
     s[Slot.DATA] = data | 0;
-    s[Slot.SEQ] = ++this._seq;
-    s[Slot.ERROR] = 0;
+    const seq = (this._seq = (this._seq + 1) & SEQ_MASK);
     // The device model stamps pickup and answer only when SUBMIT is set: an untimed request
     // clears a stamp left by an earlier timed one (else every later request paid for the two
     // clock reads of a timed one).
@@ -117,10 +125,12 @@ export class IoreqClient {
       this._stamped = false;
     }
     // Every field above is written before this store publishes the request.
-    Atomics.store(s, Slot.STATE, IoreqState.READY);
+    Atomics.store(s, Slot.REQ_STATE, stateWord(seq, IoreqState.READY));
+    this._busy = true;
     ringDoorbell(this._hdr);
-    this._await();
-    const v = s[Slot.DATA] >>> 0;
+    this._await(stateWord(seq, IoreqState.RESP_READY));
+    this._busy = false;
+    const v = s[Slot.RESP_DATA] >>> 0;
     if (this.timing) {
       const h = this.hops;
       const f = this._f64;
@@ -128,10 +138,8 @@ export class IoreqClient {
       h[HOP_PICKUP] = f[SlotTime.PICKUP];
       h[HOP_DONE] = f[SlotTime.DONE];
     }
-    const err = s[Slot.ERROR];
-    // RESP_READY → NONE: the vCPU has consumed the answer; the slot is free again.
-    Atomics.store(s, Slot.STATE, IoreqState.NONE);
-    if (err !== 0) return this._failed(size);
+    // RESP_READY → NONE: with the answer read the slot is free again, with no store (abi.ts).
+    if (s[Slot.ERROR] !== 0) return this._failed(size);
     return v;
   }
 
@@ -145,21 +153,23 @@ export class IoreqClient {
     return this._slot[Slot.ERROR] !== 0;
   }
 
-  private _await(): void {
+  /** Waits until RESP_STATE holds `answered`. */
+  private _await(answered: number): void {
     const s = this._slot;
     for (let i = 0; i < SPIN_LIMIT; i++) {
-      if (Atomics.load(s, Slot.STATE) === IoreqState.RESP_READY) return;
+      if (Atomics.load(s, Slot.RESP_STATE) === answered) return;
     }
     for (;;) {
-      const st = Atomics.load(s, Slot.STATE);
-      if (st === IoreqState.RESP_READY) return;
+      const st = Atomics.load(s, Slot.RESP_STATE);
+      if (st === answered) return;
       if (Atomics.load(this._hdr, Hdr.DAEMON_DEAD) !== 0) {
-        Atomics.store(s, Slot.STATE, IoreqState.NONE);
+        // The request stays READY in the slot: nobody will take it.
+        this._busy = false;
         throw new DeviceModelGoneError('the device model has stopped; the request cannot be answered');
       }
       Atomics.store(s, Slot.VCPU_SLEEPING, 1);
       Atomics.add(this._hdr, Hdr.SLEEPS, 1);
-      Atomics.wait(s, Slot.STATE, st, 200);
+      Atomics.wait(s, Slot.RESP_STATE, st, 200);
       Atomics.store(s, Slot.VCPU_SLEEPING, 0);
     }
   }
@@ -251,7 +261,8 @@ export interface IoreqHandler {
 
 export class IoreqServer {
   private readonly _req: Ioreq = { vcpu: 0, type: IoreqType.PIO, dir: IoDir.WRITE, addr: 0, size: 1, count: 1, data: 0, page: null };
-  private _lastSeq: number[];
+  /** Per vCPU, stateWord(seq, READY) of the last request taken: a new request changes REQ_STATE. */
+  private readonly _taken: number[];
   /** Sequence gaps or reorders seen (must stay 0; tests check it). */
   seqErrors = 0;
 
@@ -259,7 +270,8 @@ export class IoreqServer {
     readonly views: IoreqViews,
     private readonly _handler: IoreqHandler,
   ) {
-    this._lastSeq = new Array<number>(views.vcpus).fill(0);
+    // (A request published before this server, and not taken yet, is still new to it.)
+    this._taken = views.slots.map((s) => stateWord(wordSeq(Atomics.load(s, Slot.TAKEN)), IoreqState.READY));
   }
 
   /** Applies every posted write, in order. */
@@ -303,16 +315,17 @@ export class IoreqServer {
     const views = this.views;
     for (let v = 0; v < views.vcpus; v++) {
       const s = views.slots[v];
-      if (Atomics.load(s, Slot.STATE) !== IoreqState.READY) continue;
+      const w = Atomics.load(s, Slot.REQ_STATE);
+      if (w === this._taken[v] || (w & 3) !== IoreqState.READY) continue;
       // Posted writes issued before this request must land first.
       n += this.drainRing();
-      Atomics.store(s, Slot.STATE, IoreqState.IN_PROCESS);
+      const seq = wordSeq(w);
+      Atomics.store(s, Slot.TAKEN, stateWord(seq, IoreqState.IN_PROCESS));
       const f = views.slotF64[v];
       const timed = f[SlotTime.SUBMIT] !== 0;
       if (timed) f[SlotTime.PICKUP] = stamp();
-      const seq = s[Slot.SEQ];
-      if (seq !== this._lastSeq[v] + 1) this.seqErrors++;
-      this._lastSeq[v] = seq;
+      if (seq !== ((wordSeq(this._taken[v]) + 1) & SEQ_MASK)) this.seqErrors++;
+      this._taken[v] = w;
       const req = this._req;
       req.vcpu = v;
       req.type = s[Slot.TYPE] as IoreqType;
@@ -331,11 +344,11 @@ export class IoreqServer {
         this._handler.failed(req, e);
         result = req.size === 4 ? 0xffffffff : (1 << (req.size * 8)) - 1;
       }
-      if (req.dir === IoDir.READ) s[Slot.DATA] = result | 0;
+      if (req.dir === IoDir.READ) s[Slot.RESP_DATA] = result | 0;
       if (timed) f[SlotTime.DONE] = stamp();
-      // The response is complete before the state flips to RESP_READY.
-      Atomics.store(s, Slot.STATE, IoreqState.RESP_READY);
-      if (Atomics.load(s, Slot.VCPU_SLEEPING) !== 0) Atomics.notify(s, Slot.STATE);
+      // The response is complete before the state word says RESP_READY.
+      Atomics.store(s, Slot.RESP_STATE, stateWord(seq, IoreqState.RESP_READY));
+      if (Atomics.load(s, Slot.VCPU_SLEEPING) !== 0) Atomics.notify(s, Slot.RESP_STATE);
       Atomics.add(views.hdr, Hdr.SERVED, 1);
       n++;
     }
@@ -346,7 +359,10 @@ export class IoreqServer {
   pending(): boolean {
     const views = this.views;
     if (Atomics.load(views.ring, Ring.READ_PTR) !== Atomics.load(views.ring, Ring.WRITE_PTR)) return true;
-    for (let v = 0; v < views.vcpus; v++) if (Atomics.load(views.slots[v], Slot.STATE) === IoreqState.READY) return true;
+    for (let v = 0; v < views.vcpus; v++) {
+      const w = Atomics.load(views.slots[v], Slot.REQ_STATE);
+      if (w !== this._taken[v] && (w & 3) === IoreqState.READY) return true;
+    }
     return false;
   }
 
@@ -400,6 +416,6 @@ export class IoreqServer {
   /** Marks the device model as gone: waiting vCPUs stop waiting. */
   shutdown(): void {
     Atomics.store(this.views.hdr, Hdr.DAEMON_DEAD, 1);
-    for (const s of this.views.slots) Atomics.notify(s, Slot.STATE);
+    for (const s of this.views.slots) Atomics.notify(s, Slot.RESP_STATE);
   }
 }

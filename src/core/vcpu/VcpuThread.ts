@@ -719,7 +719,7 @@ export class VcpuThread {
     const remote = kind === RegionKind.REMOTE || kind === RegionKind.POSTED;
     if (remote) {
       // The slot is free between requests; it is not when the monitor's `io` command holds it.
-      if (Atomics.load(this.views.slots[v.index], 0) !== 0) return -1;
+      if (v.client.busy) return -1;
       this._timeRemote(v);
     }
     let result: number;
@@ -1195,7 +1195,7 @@ export class VcpuThread {
       case 'io': {
         const bus = (cmd.space === 'pio' ? this.pio : this.mmio) as IoBus<'pio' | 'mmio'>;
         this._clientRef.current = this.vcpus[0].client;
-        if (this.vcpus[0].client && Atomics.load(this.views.slots[0], 0) !== 0) throw new Error('the ioreq slot is busy; try again');
+        if (this.vcpus[0].client?.busy) throw new Error('the ioreq slot is busy; try again');
         const t0 = stamp();
         const hit = bus.find(cmd.addr);
         const region = hit ? this._regionIndex.get(hit.region) ?? -1 : -1;
