@@ -399,12 +399,15 @@ def('query-ioreq', 'The ioreq channel itself: slot states, the buffered ring, co
   const v = m.machine.views;
   const names = ['NONE', 'READY', 'IN_PROCESS', 'RESP_READY'];
   return {
-    slots: v.slots.map((s, i) => ({
-      vcpu: i, state: names[slotState(s)] ?? '?', seq: wordSeq(s[Slot.REQ_STATE]), type: s[Slot.TYPE] === 0 ? 'pio' : 'mmio',
-      dir: s[Slot.DIR] === 1 ? 'read' : 'write', addr: s[Slot.ADDR] >>> 0, size: s[Slot.SIZE], count: s[Slot.COUNT],
-      data: (s[Slot.DIR] === 1 ? s[Slot.RESP_DATA] : s[Slot.DATA]) >>> 0, vcpuSleeping: s[Slot.VCPU_SLEEPING] !== 0,
-      busy: slotState(s) !== IoreqState.NONE,
-    })),
+    slots: v.slots.map((s, i) => {
+      const st = slotState(s);
+      return {
+        vcpu: i, state: names[st] ?? '?', seq: wordSeq(s[Slot.REQ_STATE]), type: s[Slot.TYPE] === 0 ? 'pio' : 'mmio',
+        dir: s[Slot.DIR] === 1 ? 'read' : 'write', addr: s[Slot.ADDR] >>> 0, size: s[Slot.SIZE], count: s[Slot.COUNT],
+        data: (s[Slot.DIR] === 1 ? s[Slot.RESP_DATA] : s[Slot.DATA]) >>> 0, vcpuSleeping: s[Slot.VCPU_SLEEPING] !== 0,
+        busy: st !== IoreqState.NONE,
+      };
+    }),
     ring: { read: v.ring[Ring.READ_PTR] >>> 0, write: v.ring[Ring.WRITE_PTR] >>> 0, pending: (v.ring[Ring.WRITE_PTR] - v.ring[Ring.READ_PTR]) | 0 },
     served: v.hdr[Hdr.SERVED] >>> 0, drained: v.hdr[Hdr.DRAINED] >>> 0, ringFull: v.hdr[Hdr.RING_FULL] >>> 0,
     sleeps: v.hdr[Hdr.SLEEPS] >>> 0, daemonSleeping: v.hdr[Hdr.DAEMON_SLEEPING] !== 0,

@@ -321,7 +321,7 @@ export class IoreqServer {
     for (let v = 0; v < views.vcpus; v++) {
       const s = views.slots[v];
       const w = Atomics.load(s, Slot.REQ_STATE);
-      if (w === this._taken[v] || (w & 3) !== IoreqState.READY) continue;
+      if (!this._isNew(v, w)) continue;
       // Posted writes issued before this request must land first.
       n += this.drainRing();
       const seq = wordSeq(w);
@@ -364,11 +364,13 @@ export class IoreqServer {
   pending(): boolean {
     const views = this.views;
     if (Atomics.load(views.ring, Ring.READ_PTR) !== Atomics.load(views.ring, Ring.WRITE_PTR)) return true;
-    for (let v = 0; v < views.vcpus; v++) {
-      const w = Atomics.load(views.slots[v], Slot.REQ_STATE);
-      if (w !== this._taken[v] && (w & 3) === IoreqState.READY) return true;
-    }
+    for (let v = 0; v < views.vcpus; v++) if (this._isNew(v, Atomics.load(views.slots[v], Slot.REQ_STATE))) return true;
     return false;
+  }
+
+  /** Does REQ_STATE word `w` of vCPU v publish a request not taken yet? */
+  private _isNew(v: number, w: number): boolean {
+    return w !== this._taken[v] && (w & 3) === IoreqState.READY;
   }
 
   /**
