@@ -1145,7 +1145,7 @@ export class Cpu {
     if (this.noExit) return size === 4 ? -1 : (1 << (size * 8)) - 1;
     const f = this.trapFast;
     if (f !== null && count === 1) {
-      const v = f.read(kind, addr, size, this._ipLinear());
+      const v = f.read(kind, addr >>> 0, size, this._ipLinear());
       if (v >= 0) {
         const n = this.frLen;
         if (n + size <= 16) {

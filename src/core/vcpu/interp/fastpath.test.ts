@@ -97,6 +97,30 @@ describe.skipIf(!haveNasm())('the trap fast path', () => {
     });
   }
 
+  // Device memory in the top half of the address space (a local APIC's page): the address
+  // reaches the fast path unsigned, as it reaches an exit.
+  const HIGH = `
+  mov ecx, 3
+.l:
+  mov dword [0xfee00300], 0x4608
+  mov eax, [0xfee00300]
+  add [0xfee00310], eax
+  loop .l
+  hlt`;
+
+  for (const jit of [{ threshold: 1 }, false as const]) {
+    const how = jit ? 'compiled' : 'interpreted';
+    it(`${how}: accesses to device memory above 2 GiB reach the device at their address, in order`, () => {
+      const fast = runWith(HIGH, jit, () => false);
+      const slow = runWith(HIGH, jit, () => true);
+      expect(fast.exits).toBe(0);
+      expect(fast.log.slice(0, 4)).toEqual(['wr fee00300/4=4608', 'rd fee00300/4', 'rd fee00310/4', 'wr fee00310/4=4974b2a4']);
+      expect(fast.log).toHaveLength(12);
+      expect(slow.log.map((l) => l.replace(' (exit)', ''))).toEqual(fast.log);
+      expect(fast.state).toEqual(slow.state);
+    });
+  }
+
   // REP STOSW and REP MOVSB into device memory: each element's write is handed over as the
   // iteration completes, and the instruction goes on unless the fast path declines one.
   const REP = `
