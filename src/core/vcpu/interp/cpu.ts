@@ -340,6 +340,11 @@ export class Cpu {
   /** See TrapFastPath; null: every access outside RAM exits. */
   trapFast: TrapFastPath | null = null;
   /**
+   * Set by compiled code around a write after which its instruction cannot fault: a device
+   * write then goes to the fast path at once, as an OUT does, not through the write queue.
+   */
+  wrLast = false;
+  /**
    * Reads the fast path answered during the current instruction (step() and the compiled
    * read helpers reset frLen): if a later access of the same instruction must exit, they go
    * into the read cache, so that the redo does not read the device twice.
@@ -1179,9 +1184,10 @@ export class Cpu {
   ioWrite(kind: number, addr: number, size: number, v: number): void {
     if (this.noExit) return;
     // An OUT is its instruction's last step (nothing after it can fault), so delivering it
-    // now is delivering it after the instruction. MMIO writes wait for the instruction's end.
-    if (kind === Xr.IO && this.trapFast !== null && this._wqLen === this._wqPos &&
-      this.trapFast.write(kind, addr, size, v, this._ipLinear())) return;
+    // now is delivering it after the instruction; so is an MMIO write the compiled code marks
+    // as its instruction's last (wrLast). Other MMIO writes wait for the instruction's end.
+    if ((kind === Xr.IO || this.wrLast) && this.trapFast !== null && this._wqLen === this._wqPos &&
+      this.trapFast.write(kind, addr >>> 0, size, v, this._ipLinear())) return;
     const n = this._wqLen;
     if (n >= WQ_MAX) return;
     this._wqKind[n] = kind;
@@ -2265,6 +2271,7 @@ export class Cpu {
 
   /** What a thrown FAULT / EVENT / ABORT means for the run loop. */
   private _onThrow(e: unknown): Xr {
+    this.wrLast = false;
     if (e === FAULT) {
       // Back to the state before the instruction, then deliver the exception.
       this.eip = this.ipStart;

@@ -188,6 +188,15 @@ describe.skipIf(!haveNasm())('the trap fast path', () => {
     expect(writes()).toBe(100);
   });
 
+  it('requestStop() from inside a compiled MOV to device memory ends run() right after it', () => {
+    const { rig, writes } = stopAtWrite('.l: mov [0x200000], eax\ninc eax\njmp .l', { threshold: 1 }, 5);
+    expect(rig.cpu.run(1_000_000)).toBe(ExitReason.INTR);
+    expect(writes()).toBe(5);
+    expect(rig.cpu.getState().eax).toBe(4);
+    // The MOV (A3, 5 bytes) completed; the INC after it has not run.
+    expect(rig.cpu.getState().eip).toBe(0x2005);
+  });
+
   it('requestStop() from inside an access ends run() at the next instruction boundary', () => {
     const { rig, writes } = stopAtWrite('.l: out 0x80, al\ninc eax\njmp .l', { threshold: 1 }, 5);
     expect(rig.cpu.run(1_000_000)).toBe(ExitReason.INTR);

@@ -23,7 +23,10 @@
 //   the producer before it, icount of the instructions retired) and rethrow: Cpu._onThrow
 //   then does what it does for the interpreter (restore EIP/ESP, deliver, exit).
 // - A slow-path access that leaves Cpu.slow set (a queued MMIO/ROM write, a watch hit, a
-//   data breakpoint, code invalidated) ends the block after that instruction.
+//   data breakpoint, code invalidated) ends the block after that instruction. A device write
+//   that is its instruction's last access that can fault (a MOV or STOS to memory, the write
+//   of a read-modify-write) is not queued: it goes to the trap fast path from the write
+//   itself (Cpu.wrLast), as an OUT does, so a posted write leaves Cpu.slow as it was.
 // - The budget is exact: a block runs only when all of it fits, and loops only while another
 //   pass fits, so icount is the interpreter's. (The look at the kick between blocks may come
 //   up to one block late: Cpu._jitStep.)
@@ -460,6 +463,32 @@ function wr32(c: Cpu, s: number, o: number, v: number, ip: number): void {
   c.wr32(s, o, v);
 }
 
+// The same for a write that is its instruction's last access that can fault (a MOV to memory,
+// STOS, the write of a read-modify-write): a device write it makes is delivered at once
+// (Cpu.wrLast) instead of waiting in the write queue for the instruction's end, which is the
+// same moment. _onThrow clears wrLast when the write faults instead.
+
+function wr8n(c: Cpu, s: number, o: number, v: number, ip: number): void {
+  c.ipStart = ip;
+  c.wrLast = true;
+  c.wr8(s, o, v);
+  c.wrLast = false;
+}
+
+function wr16n(c: Cpu, s: number, o: number, v: number, ip: number): void {
+  c.ipStart = ip;
+  c.wrLast = true;
+  c.wr16(s, o, v);
+  c.wrLast = false;
+}
+
+function wr32n(c: Cpu, s: number, o: number, v: number, ip: number): void {
+  c.ipStart = ip;
+  c.wrLast = true;
+  c.wr32(s, o, v);
+  c.wrLast = false;
+}
+
 // Storing a flag state into the CPU's lazy-flag fields.
 function fArith(c: Cpu, lop: number, a: number, b: number, r: number, bits: number): void {
   c.lop = lop; c.la = a; c.lb = b; c.lres = r; c.lbits = bits;
@@ -487,7 +516,7 @@ function limitCheck(c: Cpu, t: number, ip: number): void {
   }
 }
 
-const HELPERS = { rd8, rd16, rd32, wr8, wr16, wr32, fArith, fLogic, fIncDec, fZsp, limitCheck };
+const HELPERS = { rd8, rd16, rd32, wr8, wr16, wr32, wr8n, wr16n, wr32n, fArith, fLogic, fIncDec, fZsp, limitCheck };
 const HELPER_NAMES = Object.keys(HELPERS).join(', ');
 
 /** The memory view of each access size, and the shift from a byte offset to its index. */
@@ -719,14 +748,17 @@ return done + cnt;
     return `v${t}`;
   }
 
-  /** Writes `v` (an expression) of `sz` at seg:off. */
-  private _wr(sz: number, seg: number, off: string, v: string): void {
+  /**
+   * Writes `v` (an expression) of `sz` at seg:off. `last`: nothing after it in the instruction
+   * can fault, so a device write goes out at once (the wr*n helpers).
+   */
+  private _wr(sz: number, seg: number, off: string, v: string, last = false): void {
     this._segs |= 1 << seg;
     this._mem = this._throws = true;
     const t = this._t();
     this._emit(`const l${t} = (sb${seg} + ${off}) | 0, e${t} = T[l${t} >>> 12];`);
     this._emit(`if (${this._fastTest(sz, t, 'W', off, `wl${seg}`)}) ${this._elem(sz, t)} = ${v}; ` +
-      `else { sl = 1; wr${8 << sz}(c, ${seg}, ${off}, ${v}, ${this._ip0}); }`);
+      `else { sl = 1; wr${8 << sz}${last ? 'n' : ''}(c, ${seg}, ${off}, ${v}, ${this._ip0}); }`);
   }
 
   /** Decodes ModR/M (+SIB, displacement). */
@@ -976,7 +1008,7 @@ return done + cnt;
             const o = this._off(e);
             const v = this._rd(sz, e.seg, o);
             const r = this._alu(alu, v, this._reg(sz, g), sz);
-            if (alu !== 7) this._wr(sz, e.seg, o, r);
+            if (alu !== 7) this._wr(sz, e.seg, o, r, true);
           }
         } else {
           const b = e.reg >= 0 ? this._reg(sz, e.reg) : this._rd(sz, e.seg, this._off(e));
@@ -1053,7 +1085,7 @@ return done + cnt;
         } else {
           const o = this._off(e);
           const r = this._alu(alu, this._rd(sz, e.seg, o), String(imm), sz);
-          if (alu !== 7) this._wr(sz, e.seg, o, r);
+          if (alu !== 7) this._wr(sz, e.seg, o, r, true);
         }
         this._commit(i);
         return;
@@ -1097,7 +1129,7 @@ return done + cnt;
         const g = (m >> 3) & 7;
         if (op < 0x8a) {
           if (e.reg >= 0) this._setReg(sz, e.reg, this._reg(sz, g));
-          else this._wr(sz, e.seg, this._off(e), this._reg(sz, g));
+          else this._wr(sz, e.seg, this._off(e), this._reg(sz, g), true);
         } else {
           const v = e.reg >= 0 ? this._reg(sz, e.reg) : this._rd(sz, e.seg, this._off(e));
           this._setReg(sz, g, v);
@@ -1148,7 +1180,7 @@ return done + cnt;
         const s = segOv >= 0 ? segOv : 3;
         const e: Ea = { reg: -1, seg: s, off: String(off) };
         if (op < 0xa2) this._setReg(sz, 0, this._rd(sz, s, this._off(e)));
-        else this._wr(sz, s, this._off(e), this._reg(sz, 0));
+        else this._wr(sz, s, this._off(e), this._reg(sz, 0), true);
         this._commit(i);
         return;
       }
@@ -1171,14 +1203,14 @@ return done + cnt;
         const kind = (op - 0xa4) >> 1;
         if (kind === 0) {
           const v = this._rd(sz, src, at(src, 6));
-          this._wr(sz, 0, at(0, 7), v);
+          this._wr(sz, 0, at(0, 7), v, true);
         } else if (kind === 1) {
           // Two reads: if the second must exit, the redo takes the first from the read cache.
           this._emit('c.frLen = 0;');
           const a = this._rd(sz, src, at(src, 6), true);
           this._alu(7, a, this._rd(sz, 0, at(0, 7), true), sz);
         } else if (kind === 3) {
-          this._wr(sz, 0, at(0, 7), this._reg(sz, 0));
+          this._wr(sz, 0, at(0, 7), this._reg(sz, 0), true);
         } else if (kind === 4) {
           this._setReg(sz, 0, this._rd(sz, src, at(src, 6)));
         } else {
@@ -1242,7 +1274,7 @@ return done + cnt;
         const imm = this._imm(sz);
         end();
         if (e.reg >= 0) this._setReg(sz, e.reg, String(imm));
-        else this._wr(sz, e.seg, this._off(e), String(imm));
+        else this._wr(sz, e.seg, this._off(e), String(imm), true);
         this._commit(i);
         return;
       }
