@@ -221,6 +221,35 @@ describe('vga', () => {
     expect(bus.inb(0x3b4)).toBe(0); // I/OAS=0: monochrome decode
   });
 
+  it('stores a word as its two bytes, in every memory mode, map mask and write mode', () => {
+    // Sequencer memory mode (odd/even, planar, chain 4) x map mask x graphics mode/rotate/bit
+    // mask: the word path must leave display memory as the two byte writes do.
+    const modes = [0x02, 0x06, 0x0e];
+    const masks = [0x03, 0x0f, 0x05, 0x0a, 0x00];
+    const gfx: [number, number][] = [[0x0005, 0x0003], [0x0205, 0x0003], [0x0005, 0x1003], [0x0005, 0x0003]];
+    for (const mm of modes) {
+      for (const mask of masks) {
+        gfx.forEach(([mode, rot], k) => {
+          const [w, b] = [setup(), setup()];
+          for (const { bus } of [w, b]) {
+            bus.outw(0x3c4, (mask << 8) | 0x02);
+            bus.outw(0x3c4, (mm << 8) | 0x04);
+            bus.outw(0x3ce, mode);
+            bus.outw(0x3ce, rot);
+            bus.outw(0x3ce, k === 3 ? 0x3c08 : 0xff08);
+            bus.readb(0xb8040); // latches
+          }
+          for (const at of [0xb8000, 0xb8002, 0xb8101, 0xbfffe]) {
+            w.bus.writew(at, 0x1f41 + at);
+            b.bus.writeb(at, (0x1f41 + at) & 0xff);
+            b.bus.writeb(at + 1, ((0x1f41 + at) >> 8) & 0xff);
+          }
+          expect(w.vga.snapshot(), `memory mode ${mm}, map mask ${mask}, gfx ${k}`).toEqual(b.vga.snapshot());
+        });
+      }
+    }
+  });
+
   it('round-trips its state, screen included', () => {
     const a = setup();
     print(a.bus, 3, 3, 'saved');

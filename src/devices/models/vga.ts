@@ -371,6 +371,7 @@ export class Vga implements DeviceModel {
               return v >>> 0;
             },
             write: (o, size, v) => {
+              if (size === 2 && this._textWrite(o, v)) return;
               this._memWrite(o, v & 0xff);
               for (let i = 1; i < size; i++) this._memWrite(o + i, (v >>> (i * 8)) & 0xff);
             },
@@ -630,6 +631,31 @@ export class Vga implements DeviceModel {
       if ((s.gr[Gr.COLOR_DONT_CARE] >> p) & 1) diff |= s.latch[p] ^ ((s.gr[Gr.COLOR_COMPARE] >> p) & 1 ? 0xff : 0);
     }
     return ~diff & 0xff;
+  }
+
+  /**
+   * A word write at an even address in odd/even mode with write mode 0 and nothing in the way
+   * (text output: a character and its attribute): what _memWrite does for its two bytes, the
+   * even one to planes 0 and 2 and the odd one to planes 1 and 3, at one offset. False when
+   * the state asks for the general path.
+   */
+  private _textWrite(o: number, v: number): boolean {
+    const s = this._s;
+    if ((o & 1) !== 0 || (s.sr[Sr.MEMORY_MODE] & (SrMem.CHAIN4 | SrMem.OE_DISABLE)) !== 0) return false;
+    const gr = s.gr;
+    if ((gr[Gr.MODE] & 3) !== 0 || gr[Gr.DATA_ROTATE] !== 0 || gr[Gr.ENABLE_SET_RESET] !== 0 || gr[Gr.BIT_MASK] !== 0xff) return false;
+    const a = this._windowOffset(o);
+    if (a < 0) return false;
+    s.vramWrites += 2;
+    this._dirty += 2;
+    const mapMask = s.sr[Sr.MAP_MASK];
+    const off = a & 0xfffe;
+    const vram = s.vram;
+    if (mapMask & 1) vram[off] = v;
+    if (mapMask & 2) vram[PLANE + off] = v >>> 8;
+    if (mapMask & 4) vram[2 * PLANE + off] = v;
+    if (mapMask & 8) vram[3 * PLANE + off] = v >>> 8;
+    return true;
   }
 
   private _memWrite(o: number, v: number): void {
