@@ -260,6 +260,11 @@ export class RingWriter {
 export interface IoreqHandler {
   /** Returns the read value (count 1); fills req.page for count > 1 reads. Throws on device failure. */
   handle(req: Ioreq): number;
+  /**
+   * A posted write from the ring (vCPU 0's view, count 1): what handle() does with that
+   * request, without building it. Throws on device failure.
+   */
+  posted(type: IoreqType, addr: number, size: AccessSize, data: number): void;
   /** Called when handle() threw: the request is answered with all ones and ERROR set. */
   failed(req: Ioreq, error: unknown): void;
 }
@@ -285,23 +290,29 @@ export class IoreqServer {
     let rp = Atomics.load(r, Ring.READ_PTR);
     const wp = Atomics.load(r, Ring.WRITE_PTR);
     if (rp === wp) return 0;
-    const req = this._req;
+    const h = this._handler;
     let n = 0;
     while (rp !== wp) {
       const o = Ring.ENTRIES + (rp & (RING_ENTRIES - 1)) * 2;
       const e = r[o];
-      req.vcpu = 0;
-      req.type = (e >>> 31) as IoreqType;
-      req.size = ((e >>> 28) & 7) as AccessSize;
-      req.dir = IoDir.WRITE;
-      req.addr = e & (RING_ADDR_LIMIT - 1);
-      req.data = r[o + 1] >>> 0;
-      req.count = 1;
-      req.page = null;
+      const type = (e >>> 31) as IoreqType;
+      const size = ((e >>> 28) & 7) as AccessSize;
+      const addr = e & (RING_ADDR_LIMIT - 1);
+      const data = r[o + 1] >>> 0;
       try {
-        this._handler.handle(req);
-      } catch (e) {
-        this._handler.failed(req, e);
+        h.posted(type, addr, size, data);
+      } catch (err) {
+        // The failure is reported as the request it was.
+        const req = this._req;
+        req.vcpu = 0;
+        req.type = type;
+        req.dir = IoDir.WRITE;
+        req.addr = addr;
+        req.size = size;
+        req.count = 1;
+        req.data = data;
+        req.page = null;
+        h.failed(req, err);
       }
       rp = (rp + 1) | 0;
       n++;

@@ -106,6 +106,7 @@ export class DeviceHost {
     this.views = new IoreqViews(init.ioreq, init.vcpus);
     this.server = new IoreqServer(this.views, {
       handle: (req) => this._handle(req),
+      posted: (type, addr, size, data) => (type === IoreqType.PIO ? this.pio : this.mmio).write(addr as never, size, data),
       failed: (req, e) => this._failed(req, e),
     });
     for (const spec of init.devices) this.add(spec);
