@@ -26,7 +26,10 @@ export class IoBus<S extends Space> {
   private _entries: MappedRegion[] = [];
   /** Port → index into _entries + 1 (0 = nothing): O(1) dispatch for port I/O. */
   private _portIndex: Uint16Array | null;
+  /** The region the last lookup found, and its range as plain numbers (empty: none). */
   private _last: MappedRegion | null = null;
+  private _lastBase = 0;
+  private _lastEnd = 0;
 
   constructor(readonly space: S) {
     this._portIndex = space === 'pio' ? new Uint16Array(PIO_SPACE) : null;
@@ -70,6 +73,7 @@ export class IoBus<S extends Space> {
 
   private _reindex(): void {
     this._last = null;
+    this._lastBase = this._lastEnd = 0;
     const idx = this._portIndex;
     if (!idx) return;
     idx.fill(0);
@@ -82,8 +86,7 @@ export class IoBus<S extends Space> {
       const i = this._portIndex[addr & 0xffff];
       return i === 0 ? null : this._entries[i - 1];
     }
-    const last = this._last;
-    if (last && addr >= last.base && addr < last.base + last.region.size) return last;
+    if (addr < this._lastEnd && addr >= this._lastBase) return this._last;
     const es = this._entries;
     let lo = 0;
     let hi = es.length - 1;
@@ -94,6 +97,8 @@ export class IoBus<S extends Space> {
       else if (addr >= e.base + e.region.size) lo = mid + 1;
       else {
         this._last = e;
+        this._lastBase = e.base;
+        this._lastEnd = e.base + e.region.size;
         return e;
       }
     }
