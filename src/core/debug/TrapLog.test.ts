@@ -37,6 +37,27 @@ describe('TrapLog', () => {
     expect(r.every((e) => e.ip === ((0x7c00 + e.seq) >>> 0) && e.value === (e.seq & 0xff))).toBe(true);
   });
 
+  it('gives times only to the entries that were timed, also in a slot a timed entry held before', () => {
+    const log = new TrapLog();
+    const hops = Float64Array.of(1000, 1000.002, 1000.005);
+    log.record(0, 0x7c00, 1 << 4, 0x3f8, 0x41, 1, 2, hops);
+    write(log, 1, TRAP_LOG_ENTRIES);
+    log.publish();
+    const r = log.recent(TRAP_LOG_ENTRIES);
+    // Entry TRAP_LOG_ENTRIES reuses the timed entry's slot; it carries no times.
+    expect(r.at(-1)).toMatchObject({ seq: TRAP_LOG_ENTRIES, time: 0, pickupUs: null, serviceUs: null, totalUs: 0 });
+    const fresh = new TrapLog();
+    fresh.record(0, 0x7c00, 1 << 4, 0x3f8, 0x41, 1, 2, hops);
+    write(fresh, 1, 1);
+    fresh.publish();
+    const [timed, plain] = fresh.recent(2);
+    expect(timed.time).toBe(1000);
+    expect(timed.pickupUs).toBeCloseTo(2, 6);
+    expect(timed.serviceUs).toBeCloseTo(3, 6);
+    expect(timed.totalUs).toBeCloseTo(5, 6);
+    expect(plain).toMatchObject({ time: 0, pickupUs: null, serviceUs: null, totalUs: 0 });
+  });
+
   it('a second writer on the same buffer carries on from the published total', () => {
     const a = new TrapLog();
     write(a, 0, 7);

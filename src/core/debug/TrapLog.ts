@@ -3,10 +3,12 @@
 //
 // Entry (Int32 words, then Float64 timestamps):
 //   SEQ      sequence number + 1, written LAST so a reader can tell a half-written entry
-//   VCPU, IP (linear), INFO (space | dir<<1 | size<<4 | inCore<<8 | stopped<<9 | failed<<10),
-//   ADDR, VALUE, COUNT, REGION (index into the name table the vCPU thread publishes)
-//   T_SUBMIT, T_PICKUP, T_DONE (ms since the epoch). In-core traps carry none (they take
-//   well under a microsecond); remote traps carry them for a sample (see VcpuThread).
+//   VCPU, IP (linear), INFO (space | dir<<1 | size<<4 | inCore<<8 | stopped<<9 | failed<<10
+//   | timed<<11), ADDR, VALUE, COUNT, REGION (index into the name table the vCPU thread
+//   publishes)
+//   T_SUBMIT, T_PICKUP, T_DONE (ms since the epoch), valid only when INFO says timed. In-core
+//   traps carry none (they take well under a microsecond); remote traps carry them for a
+//   sample (see VcpuThread).
 
 export const TRAP_LOG_ENTRIES = 4096;
 const I32_PER = 8;
@@ -21,6 +23,8 @@ export const enum TrapInfo {
   IN_CORE = 1 << 8,
   STOPPED = 1 << 9,
   FAILED = 1 << 10,
+  /** The entry's timestamps are written (else they are left as they were). */
+  TIMED = 1 << 11,
 }
 
 export interface TrapRecord {
@@ -87,19 +91,20 @@ export class TrapLog {
     i[o] = 0;
     i[o + 1] = vcpu;
     i[o + 2] = ip | 0;
-    i[o + 3] = info;
     i[o + 4] = addr | 0;
     i[o + 5] = value | 0;
     i[o + 6] = count;
     i[o + 7] = region;
-    const f = slot * F64_PER;
-    // hops: submit, pickup, done (IoreqClient.hops), or none.
-    const t = this.f64;
+    // hops: submit, pickup, done (IoreqClient.hops), or none (then the slot's old times stay:
+    // 3 stores and a cache line of the ring fewer per trap, a tenth of a posted write).
     if (hops !== null) {
+      const f = slot * F64_PER;
+      const t = this.f64;
       t[f] = hops[0];
       t[f + 1] = hops[1];
       t[f + 2] = hops[2];
-    } else t[f] = t[f + 1] = t[f + 2] = 0;
+      i[o + 3] = info | TrapInfo.TIMED;
+    } else i[o + 3] = info;
     i[o] = seq + 1;
     this._written = (seq + 1) | 0;
     if ((this._written & (PUBLISH_EVERY - 1)) === 0) Atomics.store(i, 0, this._written);
@@ -128,9 +133,10 @@ export class TrapLog {
       if (i[o] !== ((seq + 1) | 0)) continue; // overwritten or half-written
       const info = i[o + 3];
       const f = slot * F64_PER;
-      const t0 = this.f64[f];
-      const tp = this.f64[f + 1];
-      const td = this.f64[f + 2];
+      const timed = (info & TrapInfo.TIMED) !== 0;
+      const t0 = timed ? this.f64[f] : 0;
+      const tp = timed ? this.f64[f + 1] : 0;
+      const td = timed ? this.f64[f + 2] : 0;
       out.push({
         seq,
         vcpu: i[o + 1],
