@@ -1271,7 +1271,11 @@ function movs(c: Cpu, sz: number): void {
   if (count(c) === 0) return;
   if (d > 0 && c.fastMovs(s, sz)) return;
   for (let budget = REP_CHUNK; ; budget--) {
+    // The element's write is the iteration's last access that can fault: a device takes it
+    // at once (Cpu.wrLast) rather than from the queue at repNext.
+    c.wrLast = true;
     c.wrS(sz, Seg.ES, di(c), c.rdS(sz, s, si(c)));
+    c.wrLast = false;
     advSi(c, d);
     advDi(c, d);
     if (repNext(c, budget)) return;
@@ -1289,7 +1293,9 @@ function stos(c: Cpu, sz: number): void {
   if (count(c) === 0) return;
   if (d > 0 && c.fastStos(sz, v)) return;
   for (let budget = REP_CHUNK; ; budget--) {
+    c.wrLast = true; // as in movs
     c.wrS(sz, Seg.ES, di(c), v);
+    c.wrLast = false;
     advDi(c, d);
     if (repNext(c, budget)) return;
   }
