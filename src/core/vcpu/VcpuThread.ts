@@ -13,7 +13,7 @@ import type { DeviceContext, DeviceModel, HostRequest, IrqLine, Timer } from '..
 import { errorMessage } from '../../common/errors.js';
 import type { IoRegion } from '../../common/io.js';
 import { asPhys, asPort, hex, type AccessSize } from '../../common/types.js';
-import { IoBus } from '../bus/IoBus.js';
+import { IoBus, dispatchRead, dispatchWrite } from '../bus/IoBus.js';
 import { Condition } from '../debug/condition.js';
 import { Access, DebugTables } from '../debug/DebugTables.js';
 import { readRegister } from '../debug/registers.js';
@@ -192,6 +192,9 @@ export class VcpuThread {
   private _regionKind = new Int8Array(0);
   /** By region index: the address just past the region (a posted write must fit inside). */
   private _regionEnd = new Float64Array(0);
+  /** By region index: the region and its base, so that the fast path calls it without a bus lookup. */
+  private _regionObj: IoRegion[] = [];
+  private _regionBase = new Float64Array(0);
   /**
    * Port -> region index (-1: nothing there), or PIO_ARMED where an access that starts at the
    * port may touch one an enabled I/O breakpoint covers (the fast path declines it); rebuilt
@@ -456,11 +459,15 @@ export class VcpuThread {
     const picRegions = new Set<IoRegion>([...this.pic.regions(), ...this.pit.regions()].map((r) => r.region));
     this._regionKind = new Int8Array(list.length);
     this._regionEnd = new Float64Array(list.length);
+    this._regionObj = new Array<IoRegion>(list.length);
+    this._regionBase = new Float64Array(list.length);
     for (const [region, index] of this._regionIndex) {
       const info = list[index];
       this._regionKind[index] = region instanceof RemoteRange ? (region.posted ? RegionKind.POSTED : RegionKind.REMOTE)
         : picRegions.has(region) ? RegionKind.PIC : info.name === 'lapic' ? RegionKind.LAPIC : RegionKind.OTHER;
       this._regionEnd[index] = info.base + info.size;
+      this._regionObj[index] = region;
+      this._regionBase[index] = info.base;
     }
     this._portTable();
     this._lastMmio = null;
@@ -723,7 +730,15 @@ export class VcpuThread {
       this._timeRemote(v);
     }
     let result: number;
-    if (write) {
+    if (region >= 0 && addr + size <= this._regionEnd[region]) {
+      // Inside one region: what the bus would do once it had found it.
+      const r = this._regionObj[region];
+      const off = addr - this._regionBase[region];
+      if (write) {
+        dispatchWrite(r, off, size, value);
+        result = value >>> 0;
+      } else result = dispatchRead(r, off, size);
+    } else if (write) {
       bus.write(addr as never, size, value);
       result = value >>> 0;
     } else result = bus.read(addr as never, size);
