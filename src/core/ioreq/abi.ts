@@ -153,7 +153,14 @@ export const SLOT_BYTES = SLOT_HDR_BYTES + SLOT_DATA_BYTES;
  * consumer stores READ_PTR while the producer stores WRITE_PTR, and on one cache line each
  * store would evict the other side's copy.
  */
-export const RING_ENTRIES = 4096;
+/**
+ * 64 Ki entries (512 KiB): room for ~3 ms of posted writes, so that a device model that the
+ * host deschedules for a time slice does not make the vCPU wait for it (a full ring turns the
+ * next write synchronous, and that waits for the whole ring). Posted VGA writes, steady state,
+ * interleaved: 13.8-19.7 M/s with 4096 entries (~100 full rings a second), 17.9-21.2 with 65536
+ * (~8).
+ */
+export const RING_ENTRIES = 65536;
 export const RING_ADDR_LIMIT = 1 << 28;
 export const enum Ring {
   READ_PTR = 0,
