@@ -874,7 +874,7 @@ export class Cpu {
     if ((lin & 4095) + size > 4096) {
       this.fill(lin, true, user);
       this.fill((lin + size - 1) & ~4095, true, user);
-      for (let i = 0; i < size; i++) this.wrLinSlow((lin + i) | 0, 1, v >> (i * 8), user);
+      for (let i = 0; i < size; i++) this.wrLinSlow((lin + i) | 0, 1, (v >> (i * 8)) & 0xff, user);
       return;
     }
     // An entry that already allows this write (MMIO, ROM, a watched page) needs no new walk.

@@ -121,6 +121,32 @@ describe.skipIf(!haveNasm())('the trap fast path', () => {
     });
   }
 
+  // Writes that straddle RAM and device memory (a MOV into it, a MOVSD out of it): the device's
+  // part goes out a byte at a time, each byte once and carrying only its own value, compiled
+  // or not, on the fast path as through exits.
+  const EDGES = `
+  mov ecx, 3
+.l:
+  mov dword [0x1ffffe], 0x11223344
+  mov esi, 0x1ffffc
+  mov edi, 0x201ffe
+  movsd
+  loop .l
+  hlt`;
+
+  for (const jit of [{ threshold: 1 }, false as const]) {
+    const how = jit ? 'compiled' : 'interpreted';
+    it(`${how}: a write across the edge of device memory reaches it once per byte it covers, in order`, () => {
+      const fast = runWith(EDGES, jit, () => false);
+      const slow = runWith(EDGES, jit, () => true);
+      expect(fast.exits).toBe(0);
+      expect(fast.log.slice(0, 4)).toEqual(['wr 200000/1=22', 'wr 200001/1=11', 'wr 201ffe/1=0', 'wr 201fff/1=0']);
+      expect(slow.log.map((l) => l.replace(' (exit)', ''))).toEqual(fast.log);
+      expect(fast.state).toEqual(slow.state);
+      expect(fast.rig.rd32(0x1ffffc)).toBe(0x33440000);
+    });
+  }
+
   // REP STOSW and REP MOVSB into device memory: each element's write is handed over as the
   // iteration completes, and the instruction goes on unless the fast path declines one.
   const REP = `
