@@ -722,7 +722,6 @@ export class VcpuThread {
       this._traps++;
       return value >>> 0;
     }
-    const bus = (pio ? this.pio : this.mmio) as IoBus<'pio' | 'mmio'>;
     const remote = kind === RegionKind.REMOTE || kind === RegionKind.POSTED;
     if (remote) {
       // The slot is free between requests; it is not when the monitor's `io` command holds it.
@@ -738,10 +737,14 @@ export class VcpuThread {
         dispatchWrite(r, off, size, value);
         result = value >>> 0;
       } else result = dispatchRead(r, off, size);
-    } else if (write) {
-      bus.write(addr as never, size, value);
-      result = value >>> 0;
-    } else result = bus.read(addr as never, size);
+    } else {
+      // Straddling two regions, or nobody's: the bus splits it or answers open bus.
+      const bus = (pio ? this.pio : this.mmio) as IoBus<'pio' | 'mmio'>;
+      if (write) {
+        bus.write(addr as never, size, value);
+        result = value >>> 0;
+      } else result = bus.read(addr as never, size);
+    }
     const failed = remote && v.client.lastFailed;
     const info = trapInfo(pio, !write, size, !remote) | (failed ? TrapInfo.FAILED : 0);
     this.trapLog.record(v.index, ip, info, addr, result, 1, region, remote && v.client.timing ? v.client.hops : null);
