@@ -106,7 +106,7 @@ export class DeviceHost {
     this.views = new IoreqViews(init.ioreq, init.vcpus);
     this.server = new IoreqServer(this.views, {
       handle: (req) => this._handle(req),
-      posted: (type, addr, size, data) => (type === IoreqType.PIO ? this.pio : this.mmio).write(addr as never, size, data),
+      posted: (type, addr, size, data) => this._bus(type).write(addr as never, size, data),
       failed: (req, e) => this._failed(req, e),
     });
     for (const spec of init.devices) this.add(spec);
@@ -246,8 +246,13 @@ export class DeviceHost {
   // Serving ioreqs
   // -------------------------------------------------------------------------------------
 
+  /** The bus an ioreq of this type goes to. */
+  private _bus(type: IoreqType): IoBus<'pio' | 'mmio'> {
+    return (type === IoreqType.PIO ? this.pio : this.mmio) as IoBus<'pio' | 'mmio'>;
+  }
+
   private _handle(req: Ioreq): number {
-    const bus = (req.type === IoreqType.PIO ? this.pio : this.mmio) as IoBus<'pio' | 'mmio'>;
+    const bus = this._bus(req.type);
     const addr = req.addr as never;
     if (req.count > 1 && req.page) {
       if (req.dir === IoDir.READ) bus.readRep(addr, req.size, req.count, req.page);
@@ -260,8 +265,7 @@ export class DeviceHost {
   }
 
   private _failed(req: Ioreq, e: unknown): void {
-    const bus = (req.type === IoreqType.PIO ? this.pio : this.mmio) as IoBus<'pio' | 'mmio'>;
-    const hit = bus.find(req.addr);
+    const hit = this._bus(req.type).find(req.addr);
     const device = hit?.region.name ?? (req.type === IoreqType.PIO ? `port ${req.addr.toString(16)}` : `mmio ${req.addr.toString(16)}`);
     const what = `${req.dir === IoDir.READ ? 'read' : 'write'} of ${req.size} at ${req.type === IoreqType.PIO ? 'port' : 'address'} 0x${req.addr.toString(16)}`;
     const message = `${errorMessage(e)} (${what})`;

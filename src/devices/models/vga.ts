@@ -642,8 +642,7 @@ export class Vga implements DeviceModel {
   private _textWrite(o: number, v: number): boolean {
     const s = this._s;
     if ((o & 1) !== 0 || (s.sr[Sr.MEMORY_MODE] & (SrMem.CHAIN4 | SrMem.OE_DISABLE)) !== 0) return false;
-    const gr = s.gr;
-    if ((gr[Gr.MODE] & 3) !== 0 || gr[Gr.DATA_ROTATE] !== 0 || gr[Gr.ENABLE_SET_RESET] !== 0 || gr[Gr.BIT_MASK] !== 0xff) return false;
+    if (!this._plainWrite()) return false;
     const a = this._windowOffset(o);
     if (a < 0) return false;
     s.vramWrites += 2;
@@ -656,6 +655,15 @@ export class Vga implements DeviceModel {
     if (mapMask & 4) vram[2 * PLANE + off] = v;
     if (mapMask & 8) vram[3 * PLANE + off] = v >>> 8;
     return true;
+  }
+
+  /**
+   * Write mode 0 with nothing in the way (what text output and most software use): no rotate,
+   * no set/reset, every bit of the bit mask, so a written byte reaches the planes as it is.
+   */
+  private _plainWrite(): boolean {
+    const gr = this._s.gr;
+    return (gr[Gr.MODE] & 3) === 0 && gr[Gr.DATA_ROTATE] === 0 && gr[Gr.ENABLE_SET_RESET] === 0 && gr[Gr.BIT_MASK] === 0xff;
   }
 
   private _memWrite(o: number, v: number): void {
@@ -680,16 +688,15 @@ export class Vga implements DeviceModel {
       planes = mapMask;
     }
     if (planes === 0) return;
-    const gr = s.gr;
-    if ((gr[Gr.MODE] & 3) === 0 && gr[Gr.DATA_ROTATE] === 0 && gr[Gr.ENABLE_SET_RESET] === 0 && gr[Gr.BIT_MASK] === 0xff) {
-      // Write mode 0 with nothing in the way (what text output and most software use): the
-      // byte itself reaches every enabled plane.
+    if (this._plainWrite()) {
+      // The byte itself reaches every enabled plane.
       if (planes & 1) s.vram[off] = v;
       if (planes & 2) s.vram[PLANE + off] = v;
       if (planes & 4) s.vram[2 * PLANE + off] = v;
       if (planes & 8) s.vram[3 * PLANE + off] = v;
       return;
     }
+    const gr = s.gr;
     const mode = gr[Gr.MODE] & 3;
     const rot = gr[Gr.DATA_ROTATE] & 7;
     const op = (gr[Gr.DATA_ROTATE] >> 3) & 3;
