@@ -214,21 +214,15 @@ describe.skipIf(!haveNasm())('the trap fast path', () => {
     expect(writes()).toBe(100);
   });
 
-  it('requestStop() from inside a compiled MOV to device memory ends run() right after it', () => {
-    const { rig, writes } = stopAtWrite('.l: mov [0x200000], eax\ninc eax\njmp .l', { threshold: 1 }, 5);
-    expect(rig.cpu.run(1_000_000)).toBe(ExitReason.INTR);
-    expect(writes()).toBe(5);
-    expect(rig.cpu.getState().eax).toBe(4);
-    // The MOV (A3, 5 bytes) completed; the INC after it has not run.
-    expect(rig.cpu.getState().eip).toBe(0x2005);
-  });
-
-  it('requestStop() from inside an access ends run() at the next instruction boundary', () => {
-    const { rig, writes } = stopAtWrite('.l: out 0x80, al\ninc eax\njmp .l', { threshold: 1 }, 5);
-    expect(rig.cpu.run(1_000_000)).toBe(ExitReason.INTR);
-    expect(writes()).toBe(5);
-    expect(rig.cpu.getState().eax).toBe(4);
-    // The OUT completed; the next instruction (INC) has not run.
-    expect(rig.cpu.getState().eip).toBe(0x2002);
-  });
+  // The access's instruction completes (an OUT, 2 bytes; a compiled MOV to device memory, A3,
+  // 5 bytes, whose write goes out from the write itself); the INC after it has not run.
+  for (const [insn, what, next] of [['out 0x80, al', 'an OUT', 0x2002], ['mov [0x200000], eax', 'a compiled MOV to device memory', 0x2005]] as const) {
+    it(`requestStop() from inside ${what} ends run() at the next instruction boundary`, () => {
+      const { rig, writes } = stopAtWrite(`.l: ${insn}\ninc eax\njmp .l`, { threshold: 1 }, 5);
+      expect(rig.cpu.run(1_000_000)).toBe(ExitReason.INTR);
+      expect(writes()).toBe(5);
+      expect(rig.cpu.getState().eax).toBe(4);
+      expect(rig.cpu.getState().eip).toBe(next);
+    });
+  }
 });
