@@ -524,15 +524,20 @@ export class Piix4Pm extends PciFunction {
 
   private _ioRead(off: number, size: AccessSize): number {
     if (!this._decoding) return size === 4 ? 0xffffffff : (1 << (8 * size)) - 1;
+    // The timer is read once per access, as the chipset latches it. Read per byte, a carry
+    // between two bytes' reads made a value up to 255 ticks ahead, and the next read then
+    // looked as if the timer went back: SeaBIOS takes that for a 24-bit wrap (4.7 s) and its
+    // PS/2 timeouts expired at once.
+    const t = off < PmIo.PMTMR + 4 && off + size > PmIo.PMTMR ? this._ticks() % 0x1000000 : 0;
     let v = 0;
-    for (let i = 0; i < size; i++) v |= this._ioReadByte(off + i) << (8 * i);
+    for (let i = 0; i < size; i++) v |= this._ioReadByte(off + i, t) << (8 * i);
     return v >>> 0;
   }
 
-  private _ioReadByte(off: number): number {
+  /** One byte of the PM I/O space; `t` is the timer value this access reads. */
+  private _ioReadByte(off: number, t: number): number {
     if (off >= PmIo.PMTMR && off < PmIo.PMTMR + 4) {
       // 24-bit counter; the top byte reads 0 (TMR_VAL_EXT = 0).
-      const t = this._ticks() % 0x1000000;
       return off === PmIo.PMTMR + 3 ? 0 : (t >>> (8 * (off - PmIo.PMTMR))) & 0xff;
     }
     if (off === PmIo.PMSTS) this._updateOverflow();
