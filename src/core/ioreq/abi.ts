@@ -10,16 +10,18 @@
 //
 // State machine of a slot (Xen's): NONE → READY (vCPU published a request)
 //   → IN_PROCESS (device model took it) → RESP_READY (answer written) → NONE (vCPU took it).
-// Departure: Xen keeps the state in one field that both sides store to. Here no cache line of
-// a slot is stored to by both threads: the vCPU's line holds the request and REQ_STATE (READY
-// with the request's sequence number); the device model's answer line holds the answer and
-// RESP_STATE (RESP_READY with the number of the request answered); IN_PROCESS goes to TAKEN,
-// on a line of the device model's that the waiting vCPU does not poll. slotState() reads the
-// four states from the three words. RESP_READY → NONE is the vCPU reading the answer, with no
-// store. With one line written by both, each side had to take the line back before it could
-// write: two threads passing requests through the old slot ran 1.2-1.5x slower than through
-// this one (in one process, alternating), except in some processes where the shared line ran
-// at 1.5-2 M/s, 1.3x faster than this one there.
+// The states live in three words, each stored by one side: REQ_STATE (READY with the request's
+// sequence number, by the vCPU), RESP_STATE (RESP_READY with the number of the request
+// answered, by the device model) and TAKEN (IN_PROCESS, by the device model, on a line of its
+// own that the waiting vCPU does not poll). slotState() reads Xen's four states from them;
+// RESP_READY → NONE is the vCPU reading the answer, with no store.
+//
+// Request and answer share one 64-byte cache line, as in Xen's ioreq_t: a round trip moves
+// that one line there and back. That needs the buffer to start on a line, so it is a shared
+// WebAssembly.Memory (page-aligned); a `new SharedArrayBuffer` is only 16-byte aligned (ours
+// started 16 bytes into a page) and the slot's 64 bytes straddled two lines. Raw channel, no
+// device: answer on a line of its own 1.5 M round trips/s; shared line unaligned 1.0-2.1 M/s,
+// depending on where the process's buffer fell; shared line aligned 2.1 M/s.
 
 export const enum IoreqState {
   NONE = 0,
@@ -71,14 +73,14 @@ export const enum Hdr {
   /** Times a waiter had to sleep (Atomics.wait) rather than catching the answer by spinning. */
   SLEEPS = 35,
 }
-/** 256 bytes, so that slots start on a 128-byte boundary (see Slot). */
+/** 256 bytes, so that slots start on a 128-byte boundary (see Slot) of the page-aligned buffer. */
 export const HDR_WORDS = 64;
 
 /**
- * Word indices inside a slot, by the thread that stores to them: words 0-15 the vCPU, words
- * 32-47 (the answer) and 64-79 (its own) the device model. Each group is a cache line of its
- * own, 128 bytes from the next: CPUs fetch lines in aligned pairs, and with the lines 64 bytes
- * apart (a pair shared by both writers) round trips ran at 0.5-1.0 M/s against 1.3-1.6 M/s.
+ * Word indices inside a slot. Words 0-15 are one cache line: the request (stored by the vCPU)
+ * and the answer (RESP_STATE, RESP_DATA, ERROR: by the device model). Words 32-47 are the
+ * device model's alone (TAKEN, its timestamps), 128 bytes on so that they are not in the
+ * shared line's aligned pair (CPUs fetch lines in pairs).
  */
 export const enum Slot {
   /** stateWord(seq, READY), stored after every field of request seq. */
@@ -98,13 +100,13 @@ export const enum Slot {
   /** 1 while the vCPU sleeps waiting for the answer. */
   VCPU_SLEEPING = 9,
   /** stateWord(seq, RESP_READY), stored after the answer to request seq. */
-  RESP_STATE = 32,
+  RESP_STATE = 10,
   /** The value read. */
-  RESP_DATA = 33,
+  RESP_DATA = 11,
   /** Nonzero when the device model failed the request; the text goes to the machine. */
-  ERROR = 34,
+  ERROR = 12,
   /** stateWord(seq, IN_PROCESS) once the device model has taken request seq. */
-  TAKEN = 64,
+  TAKEN = 32,
 }
 
 /** Request sequence numbers have 30 bits: a state word keeps the state in its low two. */
@@ -131,15 +133,15 @@ export function slotState(s: Int32Array): IoreqState {
 }
 
 /**
- * Float64 indices (of the slot's Float64 view) of the hop timestamps (ms, epoch), each on the
- * line of the thread that takes it.
+ * Float64 indices (of the slot's Float64 view) of the hop timestamps (ms, epoch): SUBMIT in
+ * the shared line (words 14-15), PICKUP and DONE on the device model's line.
  */
 export const enum SlotTime {
-  SUBMIT = 6,
+  SUBMIT = 7,
+  PICKUP = 17,
   DONE = 18,
-  PICKUP = 34,
 }
-export const SLOT_HDR_BYTES = 384;
+export const SLOT_HDR_BYTES = 256;
 export const SLOT_DATA_BYTES = 4096;
 export const SLOT_BYTES = SLOT_HDR_BYTES + SLOT_DATA_BYTES;
 
@@ -174,8 +176,19 @@ export interface IoreqLayout {
   vcpus: number;
 }
 
+/** The one WebAssembly API used here (Node has it; the project's type libraries do not declare it). */
+const Wasm = (globalThis as unknown as {
+  WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: true }) => { buffer: SharedArrayBuffer } };
+}).WebAssembly;
+
+/**
+ * The shared buffer, page-aligned (see the top of this file): a shared WebAssembly.Memory's
+ * buffer is a SharedArrayBuffer that starts on a page.
+ */
 export function createIoreqBuffer(vcpus: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(HDR_WORDS * 4 + vcpus * SLOT_BYTES + RING_WORDS * 4);
+  const bytes = HDR_WORDS * 4 + vcpus * SLOT_BYTES + RING_WORDS * 4;
+  const pages = Math.ceil(bytes / 65536);
+  return new Wasm.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
 }
 
 /** Views on one ioreq buffer; both sides build the same views. */

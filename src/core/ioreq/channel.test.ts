@@ -52,6 +52,21 @@ describe('ioreq channel', () => {
     expect(messages).toContainEqual({ seqErrors: 0 });
   });
 
+  it('keeps request and answer on one cache line and the device model\'s own words off it', () => {
+    const bytes = (words: number[]) => words.map((w) => w * 4);
+    const shared = bytes([Slot.REQ_STATE, Slot.TYPE, Slot.DIR, Slot.SIZE, Slot.COUNT, Slot.DF, Slot.DATA_IS_PTR, Slot.ADDR, Slot.DATA,
+      Slot.VCPU_SLEEPING, Slot.RESP_STATE, Slot.RESP_DATA, Slot.ERROR]).concat([SlotTime.SUBMIT * 8, SlotTime.SUBMIT * 8 + 4]);
+    expect(new Set(shared).size).toBe(shared.length);
+    for (const b of shared) expect(Math.floor(b / 64)).toBe(0);
+    // The device model's line is outside the shared line's aligned pair of lines.
+    for (const b of bytes([Slot.TAKEN]).concat([SlotTime.PICKUP * 8, SlotTime.DONE * 8])) expect(b).toBeGreaterThanOrEqual(128);
+    // Slots start on a line (the buffer starts on a page), and each one's page of data after its words.
+    const views = new IoreqViews(createIoreqBuffer(2), 2);
+    expect(views.buffer).toBeInstanceOf(SharedArrayBuffer);
+    for (const s of views.slots) expect(s.byteOffset % 128).toBe(0);
+    expect(views.slotData[0].byteOffset).toBeGreaterThanOrEqual(views.slots[0].byteOffset + (SlotTime.DONE + 1) * 8);
+  });
+
   it('reads Xen\'s four states from the two sides\' words', () => {
     const s = new IoreqViews(createIoreqBuffer(1), 1).slots[0];
     expect(slotState(s)).toBe(IoreqState.NONE);

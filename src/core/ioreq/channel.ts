@@ -20,7 +20,6 @@ import {
 const SPIN_LIMIT = 20000;
 /** The serving loop reads the clock once per this many polls (a power of two). */
 const POLLS_PER_CLOCK = 64;
-
 export class DeviceModelGoneError extends HvmonError {}
 
 /** One request as the device model sees it. */
@@ -352,9 +351,11 @@ export class IoreqServer {
       req.data = s[Slot.DATA] >>> 0;
       req.page = s[Slot.DATA_IS_PTR] ? views.slotData[v] : null;
       let result = 0;
+      // ERROR is stored only when it changes: each store to the line the vCPU polls may have to
+      // take the line back from it.
       try {
         result = this._handler.handle(req);
-        s[Slot.ERROR] = 0;
+        if (s[Slot.ERROR] !== 0) s[Slot.ERROR] = 0;
       } catch (e) {
         s[Slot.ERROR] = 1;
         this._handler.failed(req, e);
