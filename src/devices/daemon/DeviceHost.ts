@@ -26,18 +26,26 @@ import { createDevice, type OpenedBackends } from './registry.js';
 
 class HostTimer implements Timer {
   deadline = -1;
+  /** In the host's set of timers (devices cancel on most register accesses: keep that cheap). */
+  private _armed = false;
   constructor(
     private readonly _host: DeviceHost,
     readonly cb: () => void,
   ) {}
   setAt(ns: number): void {
     this.deadline = ns;
-    this._host.timers.add(this);
+    if (!this._armed) {
+      this._armed = true;
+      this._host.timers.add(this);
+    }
     this._host.noteDeadline(ns);
   }
   cancel(): void {
     this.deadline = -1;
-    this._host.timers.delete(this);
+    if (this._armed) {
+      this._armed = false;
+      this._host.timers.delete(this);
+    }
   }
   get pending(): boolean {
     return this.deadline >= 0;
@@ -224,6 +232,8 @@ export class DeviceHost {
   setIsaIrqLevel(device: string, n: number, level: boolean): void {
     if (n < 0 || n > 15) return;
     const set = this._asserted[n];
+    // Devices drive their line after every register access; most leave it as it was.
+    if (set.has(device) === level) return;
     if (level) set.add(device);
     else set.delete(device);
     const hdr = this.views.hdr;

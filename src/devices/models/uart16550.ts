@@ -536,14 +536,27 @@ export class Uart16550 implements DeviceModel {
     }
   }
 
-  /** Runs the events (wire bytes, THRE, timeout) that are due by now, in time order. */
+  /** When the next event (wire byte, THRE, timeout) is due, in host ns; Infinity if none is. */
+  private _nextEvent(): number {
+    const s = this._s;
+    let t = Infinity;
+    if (s.wireNextAt >= 0) t = s.wireNextAt;
+    if (s.thrEventAt >= 0 && s.thrEventAt < t) t = s.thrEventAt;
+    if (s.timeoutAt >= 0 && s.timeoutAt < t) t = s.timeoutAt;
+    return t;
+  }
+
+  /**
+   * Runs the events (wire bytes, THRE, timeout) that are due by now, in time order. With none
+   * pending it does not read the clock (a clock read cost more than the rest of a register
+   * access).
+   */
   private _catchUp(): void {
+    let t = this._nextEvent();
+    if (t === Infinity) return;
     const s = this._s;
     const now = this._ctx.now();
-    for (;;) {
-      let t = Infinity;
-      for (const x of [s.wireNextAt, s.thrEventAt, s.timeoutAt]) if (x >= 0 && x < t) t = x;
-      if (t > now) break;
+    for (; t <= now; t = this._nextEvent()) {
       if (t === s.thrEventAt) {
         s.thrIpending = true;
         s.thrEventAt = -1;
@@ -571,10 +584,8 @@ export class Uart16550 implements DeviceModel {
   /** Catches up, drives the IRQ line and sets the timer at the next event. */
   private _sync(): void {
     this._catchUp();
-    const s = this._s;
     this._irq.set(this._irqLevel());
-    let t = Infinity;
-    for (const x of [s.wireNextAt, s.thrEventAt, s.timeoutAt]) if (x >= 0 && x < t) t = x;
+    const t = this._nextEvent();
     if (t === Infinity) this._timer.cancel();
     else this._timer.setAt(t);
   }
