@@ -124,6 +124,41 @@ describe('the machine', () => {
     expect(stop.text).toMatch(/outb 0x0021 .*<- 0xff/);
   });
 
+  it.runIf(haveNasm())('stops at an MMIO breakpoint set while the guest streams posted writes into VGA memory', async () => {
+    // Once a write has gone to the posted VGA region, the next ones take a shorter path
+    // straight to the ring; a breakpoint armed meanwhile must still stop the first write it covers.
+    machine = await startMachine({ boot: { kind: 'bootsector', image: guest('guests/bench/bench.img') }, startPaused: true });
+    machine.mem.write(0x7c00, asm(`
+      xor ax, ax
+      mov ds, ax
+      mov ss, ax
+      mov sp, 0x7c00
+      mov word [0x600], 0
+      mov ax, 0xb800
+      mov es, ax
+    l:
+      mov word [es:0x100], 0x0741
+      mov word [es:0x102], 0x0742
+      inc word [0x600]
+      jmp l`, 16, 0x7c00));
+    const m = machine;
+    const s = new Session(new Monitor(m), 'test');
+    const word = new Uint8Array(2);
+    const rounds = (): number => { m.mem.read(0x600, word); return word[0] | (word[1] << 8); };
+    await m.resume();
+    await until(() => rounds() > 1000, 'the loop to run');
+    const stopped = nextStop(m);
+    await runHuman(s, 'break mmio 0xb8102 w');
+    // In force once `break` returns: the loop goes round once more at most.
+    const armedAt = rounds();
+    const stop = await stopped;
+    expect(stop.reason).toBe('mmio-breakpoint');
+    expect(stop.text).toMatch(/0x000b8102.*<- 0x0742/);
+    expect((rounds() - armedAt) & 0xffff).toBeLessThanOrEqual(1);
+    // The write before it went out: the screen shows it.
+    expect((await new Monitor(m).screen()).text[1].slice(48, 49)).toBe('A');
+  });
+
   it('starts paused with -S and runs on cont; pause, resume and reset work', async () => {
     machine = await startMachine({ boot: { kind: 'bootsector', image: guest('guests/hello.img') }, startPaused: true });
     const out = collect(machine);

@@ -195,6 +195,10 @@ export class VcpuThread {
   /** By region index: the region and its base, so that the fast path calls it without a bus lookup. */
   private _regionObj: IoRegion[] = [];
   private _regionBase = new Float64Array(0);
+  /** The last posted MMIO region a write went to (empty: base > end), for the write fast path. */
+  private _postedBase = 1;
+  private _postedEnd = 0;
+  private _postedRegion = -1;
   /**
    * Port -> region index (-1: nothing there), or PIO_ARMED where an access that starts at the
    * port may touch one an enabled I/O breakpoint covers (the fast path declines it); rebuilt
@@ -471,6 +475,8 @@ export class VcpuThread {
     }
     this._portTable();
     this._lastMmio = null;
+    this._postedBase = 1;
+    this._postedEnd = 0;
     this._emit({ t: 'regions', list });
   }
 
@@ -690,7 +696,12 @@ export class VcpuThread {
   private _fastPath(v: Vcpu): TrapFastPath {
     return {
       read: (kind, addr, size, ip) => this._fastAccess(v, kind === ExitReason.IO, false, addr, size as AccessSize, 0, ip),
-      write: (kind, addr, size, value, ip) => this._fastAccess(v, kind === ExitReason.IO, true, addr, size as AccessSize, value, ip) >= 0,
+      // A write inside the last posted MMIO region (VGA memory) goes straight to the ring: a
+      // screen update is thousands of them in a row.
+      write: (kind, addr, size, value, ip) =>
+        (kind !== ExitReason.IO && addr >= this._postedBase && addr + size <= this._postedEnd && !v.stepTrap &&
+          this.tables.mmioCount === 0 && this._post(v, false, addr, size as AccessSize, value, ip, this._postedRegion)) ||
+        this._fastAccess(v, kind === ExitReason.IO, true, addr, size as AccessSize, value, ip) >= 0,
     };
   }
 
@@ -713,13 +724,12 @@ export class VcpuThread {
       }
     }
     const kind = region >= 0 ? this._regionKind[region] : RegionKind.OTHER;
-    if (kind === RegionKind.POSTED && write && addr + size <= this._regionEnd[region] &&
-      v.client.post(pio ? IoreqType.PIO : IoreqType.COPY, addr, size, value)) {
-      // Posted: the access is in the ring, in order, and nothing comes back (a device-model
-      // failure stops the VM when the daemon applies it). What the daemon does in answer
-      // (an IRQ, a new mapping) is seen at the next turn of the loop, as after any posted write.
-      this.trapLog.record(v.index, ip, trapInfo(pio, false, size, false), addr, value, 1, region, null);
-      this._traps++;
+    if (kind === RegionKind.POSTED && write && addr + size <= this._regionEnd[region] && this._post(v, pio, addr, size, value, ip, region)) {
+      if (!pio) {
+        this._postedBase = this._regionBase[region];
+        this._postedEnd = this._regionEnd[region];
+        this._postedRegion = region;
+      }
       return value >>> 0;
     }
     const remote = kind === RegionKind.REMOTE || kind === RegionKind.POSTED;
@@ -771,6 +781,19 @@ export class VcpuThread {
       else v.backend.setInterruptWindow(true);
     }
     return result;
+  }
+
+  /**
+   * A posted write: the access is in the ring, in order, and nothing comes back (a device-model
+   * failure stops the VM when the daemon applies it). What the daemon does in answer (an IRQ, a
+   * new mapping) is seen at the next turn of the loop, as after any posted write. False when the
+   * ring is full (the caller makes it a round trip, which waits for the ring to drain).
+   */
+  private _post(v: Vcpu, pio: boolean, addr: number, size: AccessSize, value: number, ip: number, region: number): boolean {
+    if (!v.client.post(pio ? IoreqType.PIO : IoreqType.COPY, addr, size, value)) return false;
+    this.trapLog.record(v.index, ip, trapInfo(pio, false, size, false), addr, value, 1, region, null);
+    this._traps++;
+    return true;
   }
 
   /**
