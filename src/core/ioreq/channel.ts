@@ -21,16 +21,18 @@ const SPIN_LIMIT = 20000;
 /** The serving loop reads the clock once per this many polls (a power of two). */
 const POLLS_PER_CLOCK = 64;
 /**
- * Iterations of a register-only loop between two polls of the serving loop: ~120 ns on the
+ * Iterations of a register-only loop between two polls of the serving loop: ~150 ns on the
  * machines measured (a count, not a time, so it shrinks with a faster CPU as the vCPU's own
  * turnaround does). Polling flat out, the device model read the slot's line again right after
  * each answer, while the vCPU was still between reading that answer and storing its next
  * request; the vCPU's stores then had to take the line back first, and the device model's
- * next look fetched it once more. Daemon round trips (bench modes 4-6, interleaved in one
- * machine): 1.28-1.69 M/s without the pause; 2.34-2.62 M/s with 20 iterations; 1.5-2.0 with
- * 15; 2.3-2.4 with 30. Posted writes alike with or without it.
+ * next look fetched it once more. Daemon round trips (bench modes 4-6, pause lengths switched
+ * every 0.4 s in one machine): 1.28-1.69 M/s without the pause, 2.34-2.62 M/s with 20
+ * iterations. Below ~16 the gain falls off a cliff (15: 1.5-2.0; 16: 1.6-1.8 where 20 gave
+ * 1.9-2.2); 20, 25 and 30 measured alike, each ahead in some phases of the host, 40 and 50 no
+ * better; 25 stays clear of the cliff. Posted writes alike with or without it.
  */
-const POLL_PAUSE = 20;
+const POLL_PAUSE = 25;
 let pauseSink = 0;
 
 /** Busy-waits a little without touching shared memory (JS has no PAUSE instruction). */
