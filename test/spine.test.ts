@@ -40,6 +40,31 @@ function nextStop(m: Machine, timeoutMs = 15_000): Promise<StopInfo> {
   });
 }
 
+/**
+ * A paused machine whose boot sector runs `setup` once and then `body` in a loop, counting the
+ * rounds in the word at 0x600; with a monitor session on it and a reader of the count.
+ */
+async function loopGuest(setup: string, body: string): Promise<{ m: Machine; s: Session; rounds: () => number }> {
+  const m = (machine = await startMachine({ boot: { kind: 'bootsector', image: guest('guests/bench/bench.img') }, startPaused: true }));
+  m.mem.write(0x7c00, asm(`
+      xor ax, ax
+      mov ds, ax
+      mov ss, ax
+      mov sp, 0x7c00
+      mov word [0x600], 0
+${setup}
+    l:
+${body}
+      inc word [0x600]
+      jmp l`, 16, 0x7c00));
+  const word = new Uint8Array(2);
+  const rounds = (): number => {
+    m.mem.read(0x600, word);
+    return word[0] | (word[1] << 8);
+  };
+  return { m, s: new Session(new Monitor(m), 'test'), rounds };
+}
+
 describe('the machine', () => {
   it('runs the hello guest: COM1 through the daemon, VGA text through posted writes', async () => {
     machine = await startMachine({ boot: { kind: 'bootsector', image: guest('guests/hello.img') } });
@@ -74,26 +99,13 @@ describe('the machine', () => {
     // never leave run() unless a breakpoint may stop them: a breakpoint set while the loop
     // runs must be in force once `break` returns, also for a word access that only reaches
     // its port with its second byte, and must not stop accesses next to it.
-    machine = await startMachine({ boot: { kind: 'bootsector', image: guest('guests/bench/bench.img') }, startPaused: true });
-    machine.mem.write(0x7c00, asm(`
-      xor ax, ax
-      mov ds, ax
-      mov ss, ax
-      mov sp, 0x7c00
-      mov word [0x600], 0
-    l:
+    const { m, s, rounds } = await loopGuest('', `
       mov dx, 0x21
       mov al, 0xff
       out dx, al
       mov dx, 0x500
       mov ax, 0xab12
-      out dx, ax
-      inc word [0x600]
-      jmp l`, 16, 0x7c00));
-    const m = machine;
-    const s = new Session(new Monitor(m), 'test');
-    const word = new Uint8Array(2);
-    const rounds = (): number => { m.mem.read(0x600, word); return word[0] | (word[1] << 8); };
+      out dx, ax`);
     let stops = 0;
     m.on('stop', () => stops++);
     await m.resume();
@@ -127,24 +139,11 @@ describe('the machine', () => {
   it.runIf(haveNasm())('stops at an MMIO breakpoint set while the guest streams posted writes into VGA memory', async () => {
     // Once a write has gone to the posted VGA region, the next ones take a shorter path
     // straight to the ring; a breakpoint armed meanwhile must still stop the first write it covers.
-    machine = await startMachine({ boot: { kind: 'bootsector', image: guest('guests/bench/bench.img') }, startPaused: true });
-    machine.mem.write(0x7c00, asm(`
-      xor ax, ax
-      mov ds, ax
-      mov ss, ax
-      mov sp, 0x7c00
-      mov word [0x600], 0
+    const { m, s, rounds } = await loopGuest(`
       mov ax, 0xb800
-      mov es, ax
-    l:
+      mov es, ax`, `
       mov word [es:0x100], 0x0741
-      mov word [es:0x102], 0x0742
-      inc word [0x600]
-      jmp l`, 16, 0x7c00));
-    const m = machine;
-    const s = new Session(new Monitor(m), 'test');
-    const word = new Uint8Array(2);
-    const rounds = (): number => { m.mem.read(0x600, word); return word[0] | (word[1] << 8); };
+      mov word [es:0x102], 0x0742`);
     await m.resume();
     await until(() => rounds() > 1000, 'the loop to run');
     const stopped = nextStop(m);
