@@ -45,6 +45,8 @@ interface Workload {
   armed?: boolean;
   /** VGA memory writes as round trips (--global vga.posted=off) rather than posted. */
   unposted?: boolean;
+  /** Each access is a round trip to the device model: paired with the bare channel (see Channel). */
+  roundTrip?: boolean;
 }
 
 const WORKLOADS: Workload[] = [
@@ -52,10 +54,10 @@ const WORKLOADS: Workload[] = [
   { key: 'alu32', label: '32-bit ALU loop', mode: 1, perIter: 6, unit: 'instr/s' },
   { key: 'pio-core-out', label: 'port writes, in-core device (PIC IMR)', mode: 2, perIter: 1, unit: 'ops/s' },
   { key: 'pio-core-in', label: 'port reads, in-core device (PIC IMR)', mode: 3, perIter: 1, unit: 'ops/s' },
-  { key: 'pio-daemon-out', label: 'port writes, daemon device (UART SCR)', mode: 4, perIter: 1, unit: 'ops/s' },
-  { key: 'pio-daemon-in', label: 'port reads, daemon device (UART SCR)', mode: 5, perIter: 1, unit: 'ops/s' },
-  { key: 'mmio-daemon-read', label: 'MMIO reads, daemon device (VGA memory)', mode: 6, perIter: 1, unit: 'ops/s' },
-  { key: 'mmio-daemon-write', label: 'MMIO writes, daemon device (VGA memory, vga.posted=off)', mode: 7, perIter: 1, unit: 'ops/s', unposted: true },
+  { key: 'pio-daemon-out', label: 'port writes, daemon device (UART SCR)', mode: 4, perIter: 1, unit: 'ops/s', roundTrip: true },
+  { key: 'pio-daemon-in', label: 'port reads, daemon device (UART SCR)', mode: 5, perIter: 1, unit: 'ops/s', roundTrip: true },
+  { key: 'mmio-daemon-read', label: 'MMIO reads, daemon device (VGA memory)', mode: 6, perIter: 1, unit: 'ops/s', roundTrip: true },
+  { key: 'mmio-daemon-write', label: 'MMIO writes, daemon device (VGA memory, vga.posted=off)', mode: 7, perIter: 1, unit: 'ops/s', unposted: true, roundTrip: true },
   { key: 'mmio-posted-write', label: 'MMIO writes, posted (VGA memory)', mode: 7, perIter: 1, unit: 'ops/s' },
   { key: 'rep-stosw-vga', label: 'REP STOSW to VGA memory, posted (a screen clear)', mode: 8, perIter: 2000, unit: 'ops/s' },
   { key: 'pio-daemon-out-64bp', label: 'port writes, daemon device, 64 I/O breakpoints armed elsewhere', mode: 4, perIter: 1, unit: 'ops/s', armed: true },
@@ -71,6 +73,10 @@ interface Figure {
   qemu?: number;
   /** Armed workloads: how much slower than the same workload unarmed, in %. */
   overheadPct?: number;
+  /** Round-trip workloads: the bare channel's rate measured alongside (ops/s). */
+  channel?: number;
+  /** Round-trip workloads: median of (workload / bare channel) over the paired runs. */
+  channelRatio?: number;
 }
 
 const median = (xs: number[]): number => {
@@ -95,21 +101,33 @@ async function timeRun(m: Machine, mode: number, count: number): Promise<number>
   return t;
 }
 
-/** Iterations/s from N vs 2N pairs, N grown until a run takes at least `minMs`. */
-async function rate(run: (n: number) => Promise<number>, minMs: number): Promise<number> {
+/** N, grown from 2000 until a run of N takes at least `minMs`. */
+async function sizeRun(run: (n: number) => Promise<number>, minMs: number): Promise<number> {
   let n = 2000;
   while ((await run(n)) < minMs) n *= 4;
+  return n;
+}
+
+/** Iterations/s from one pair of runs, N and 2N (NaN if the 2N run was not the longer). */
+async function pairRate(run: (n: number) => Promise<number>, n: number): Promise<number> {
+  const t1 = await run(n);
+  const t2 = await run(2 * n);
+  return t2 > t1 ? n / ((t2 - t1) / 1000) : NaN;
+}
+
+/** Iterations/s from N vs 2N pairs, N grown until a run takes at least `minMs`. */
+async function rate(run: (n: number) => Promise<number>, minMs: number): Promise<number> {
+  const n = await sizeRun(run, minMs);
   const rates: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
-    const t1 = await run(n);
-    const t2 = await run(2 * n);
-    if (t2 > t1) rates.push(n / ((t2 - t1) / 1000));
+    const r = await pairRate(run, n);
+    if (!Number.isNaN(r)) rates.push(r);
   }
   return rates.length ? median(rates) : NaN;
 }
 
 /** The workloads in one VM; with `unposted`, VGA memory writes are round trips, and the heap and pause figures are left out. */
-async function benchWorkloads(which: Workload[], minMs: number, unposted = false): Promise<Figure[]> {
+async function benchWorkloads(which: Workload[], minMs: number, channel: Channel | null, unposted = false): Promise<Figure[]> {
   const m = await Machine.start({
     ramSize: 32 << 20, vcpus: 1, startPaused: true, boot: { kind: 'bootsector', image: IMAGE },
     pc: {
@@ -123,17 +141,14 @@ async function benchWorkloads(which: Workload[], minMs: number, unposted = false
     for (const w of which) {
       let r: number;
       let overhead: number | undefined;
+      let paired: { channel: number; channelRatio: number } | undefined;
+      const run = (n: number): Promise<number> => timeRun(m, w.mode, n);
       if (w.armed) {
         // 64 breakpoints on ports the workload never touches. Machine speed drifts by more
         // than the effect, so each armed N/2N pair is timed right after an unarmed one and
         // the overhead is the median of those pairs' ratios.
-        let n = 2000;
-        while ((await timeRun(m, w.mode, n)) < minMs) n *= 4;
-        const pair = async (): Promise<number> => {
-          const t1 = await timeRun(m, w.mode, n);
-          const t2 = await timeRun(m, w.mode, 2 * n);
-          return t2 > t1 ? n / ((t2 - t1) / 1000) : NaN;
-        };
+        const n = await sizeRun(run, minMs);
+        const pair = (): Promise<number> => pairRate(run, n);
         const armed: number[] = [];
         const ratios: number[] = [];
         for (let i = 0; i < REPEATS; i++) {
@@ -147,9 +162,27 @@ async function benchWorkloads(which: Workload[], minMs: number, unposted = false
         }
         r = median(armed);
         overhead = (1 - median(ratios)) * 100;
-      } else r = await rate((n) => timeRun(m, w.mode, n), minMs);
-      out.push({ key: w.key, label: w.label, value: r * w.perIter, unit: w.unit, ...(overhead !== undefined ? { overheadPct: overhead } : {}) });
-      process.stderr.write(`  ${w.label}: ${fmt(r * w.perIter)} ${w.unit}${overhead !== undefined ? ` (${overhead.toFixed(1)} % slower than unarmed, paired)` : ''}\n`);
+      } else if (w.roundTrip && channel) {
+        // Each N/2N pair of the guest right after one of the bare channel with the same N.
+        const n = await sizeRun(run, minMs);
+        const rates: number[] = [];
+        const bare: number[] = [];
+        const ratios: number[] = [];
+        for (let i = 0; i < REPEATS; i++) {
+          const c = await pairRate(channel.run, n);
+          const a = await pairRate(run, n);
+          if (Number.isNaN(a) || Number.isNaN(c)) continue;
+          rates.push(a);
+          bare.push(c);
+          ratios.push(a / c);
+        }
+        r = rates.length ? median(rates) : NaN;
+        if (rates.length) paired = { channel: median(bare), channelRatio: median(ratios) };
+      } else r = await rate(run, minMs);
+      out.push({ key: w.key, label: w.label, value: r * w.perIter, unit: w.unit, ...(overhead !== undefined ? { overheadPct: overhead } : {}), ...paired });
+      const note = overhead !== undefined ? ` (${overhead.toFixed(1)} % slower than unarmed, paired)`
+        : paired ? ` (${paired.channelRatio.toFixed(2)}x the bare channel, ${fmt(paired.channel)}/s alongside)` : '';
+      process.stderr.write(`  ${w.label}: ${fmt(r * w.perIter)} ${w.unit}${note}\n`);
     }
     if (unposted) return out;
     // The vCPU thread's heap while a guest runs the ALU loop and in-core and daemon port
@@ -254,22 +287,41 @@ function qemuFirmwareBoot(): number {
   return ms;
 }
 
-/** The ioreq channel alone: synchronous round trips between two threads. */
-async function benchChannel(): Promise<Figure> {
+/**
+ * The ioreq channel alone: synchronous round trips between this thread and an echo device
+ * model (no device, no guest), i.e. what the two threads' caches allow at the moment. On the
+ * 2-CPU VMs this was measured on it moves by 2x from one minute to the next as the host places
+ * the VM's CPUs, and every daemon round trip moves with it, so those are also reported as a
+ * ratio to the channel measured alongside.
+ */
+interface Channel {
+  /** Time (ms) of n round trips. */
+  run(n: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function openChannel(): Promise<Channel> {
   const buffer = createIoreqBuffer(1);
   const views = new IoreqViews(buffer, 1);
   const w = await spawnWorker(new URL('../test/fixtures/ioreqEchoDaemon.ts', import.meta.url), { workerData: { buffer, vcpus: 1 } });
   await new Promise((r) => w.once('message', r));
   const c = new IoreqClient(views, 0);
   c.timing = false;
-  const run = async (n: number): Promise<number> => {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) c.submit(IoreqType.PIO, IoDir.READ, 0x100, 1, 1, 0);
-    return performance.now() - t0;
+  return {
+    run: async (n) => {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) c.submit(IoreqType.PIO, IoDir.READ, 0x100, 1, 1, 0);
+      return performance.now() - t0;
+    },
+    close: async () => {
+      c.submit(IoreqType.PIO, IoDir.WRITE, 0xffff, 1, 1, 0);
+      await w.terminate();
+    },
   };
-  const r = await rate(run, 200);
-  c.submit(IoreqType.PIO, IoDir.WRITE, 0xffff, 1, 1, 0);
-  await w.terminate();
+}
+
+async function benchChannel(channel: Channel): Promise<Figure> {
+  const r = await rate(channel.run, 200);
   process.stderr.write(`  ioreq channel round trips: ${fmt(r)} /s\n`);
   return { key: 'ioreq-roundtrip', label: 'ioreq channel round trips (no device)', value: r, unit: 'ops/s' };
 }
@@ -318,10 +370,15 @@ async function main(): Promise<void> {
   const minMs = quick ? 100 : 300;
   process.stderr.write(`hvmon bench (${new Date().toISOString()}), median of ${REPEATS} N/2N pairs\n`);
   const figures: Figure[] = [];
-  if (!only || only.includes('ioreq-roundtrip')) figures.push(await benchChannel());
-  const unposted = which.filter((w) => w.unposted);
-  if (unposted.length) figures.push(...(await benchWorkloads(unposted, minMs, true)));
-  figures.push(...(await benchWorkloads(which.filter((w) => !w.unposted), minMs)));
+  const channel = !only || only.includes('ioreq-roundtrip') || which.some((w) => w.roundTrip) ? await openChannel() : null;
+  try {
+    if (channel && (!only || only.includes('ioreq-roundtrip'))) figures.push(await benchChannel(channel));
+    const unposted = which.filter((w) => w.unposted);
+    if (unposted.length) figures.push(...(await benchWorkloads(unposted, minMs, channel, true)));
+    figures.push(...(await benchWorkloads(which.filter((w) => !w.unposted), minMs, channel)));
+  } finally {
+    await channel?.close();
+  }
   const boot = !only || only.includes('boot-seabios') ? await benchFirmwareBoot() : null;
   if (boot) figures.push(boot);
   // The table in WORKLOADS order, then the heap and pause figures.
@@ -348,6 +405,9 @@ async function main(): Promise<void> {
     // A time's ratio is QEMU's over ours: above 1x is faster than QEMU, as for a rate.
     if (compare) row += f.qemu ? `${show(f.qemu).padStart(14)}${(f.unit === 'ms' ? f.qemu / f.value : f.value / f.qemu).toFixed(2).padStart(7)}x` : '';
     lines.push(row);
+  }
+  for (const f of figures) {
+    if (f.channelRatio !== undefined) lines.push(`${f.label}: ${f.channelRatio.toFixed(2)}x the bare ioreq channel (${fmt(f.channel!)}op/s alongside; median of ${REPEATS} paired runs)`);
   }
   for (const f of figures) {
     if (f.overheadPct !== undefined) lines.push(`64 armed I/O breakpoints elsewhere: ${f.overheadPct.toFixed(1)} % slower, ${f.label.replace(/, 64 I\/O.*/, '')} (median of ${REPEATS} paired runs)`);
