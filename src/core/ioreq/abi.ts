@@ -63,7 +63,9 @@ export const enum Hdr {
    */
   IRQ_RISES = 16,
   // Statistics for `info ioreq`, on a cache line of their own: the daemon bumps them on every
-  // batch, and the words above are read by the vCPU on every trap.
+  // batch, and the words above are read by the vCPU on every trap. SERVED and DRAINED have one
+  // writer, the device model, and are bumped with plain stores; RING_FULL and SLEEPS, bumped
+  // by the vCPUs, with Atomics.add.
   /** Requests served, for `info ioreq`. */
   SERVED = 32,
   /** Buffered writes drained. */
@@ -105,7 +107,7 @@ export const enum Slot {
   RESP_DATA = 11,
   /** Nonzero when the device model failed the request; the text goes to the machine. */
   ERROR = 12,
-  /** stateWord(seq, IN_PROCESS) once the device model has taken request seq. */
+  /** stateWord(seq, IN_PROCESS) once the device model has taken request seq (a plain store). */
   TAKEN = 32,
 }
 

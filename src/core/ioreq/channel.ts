@@ -342,7 +342,7 @@ export class IoreqServer {
       if ((n & 63) === 0) Atomics.store(r, Ring.READ_PTR, rp);
     }
     Atomics.store(r, Ring.READ_PTR, rp);
-    Atomics.add(this.views.hdr, Hdr.DRAINED, n);
+    this.views.hdr[Hdr.DRAINED] += n;
     return n;
   }
 
@@ -357,7 +357,12 @@ export class IoreqServer {
       // Posted writes issued before this request must land first.
       n += this.drainRing();
       const seq = wordSeq(w);
-      Atomics.store(s, Slot.TAKEN, stateWord(seq, IoreqState.IN_PROCESS));
+      // Plain stores for TAKEN and the counters: nobody waits on them (the monitor reads them,
+      // and the answer's RESP_STATE store publishes them to anyone who saw the answer). An
+      // Atomics.store or add is a locked instruction on x86, a full fence in the middle of the
+      // round trip: dropping the two, daemon round trips went 2.38 -> 2.61 M/s (port reads)
+      // and 2.57 -> 2.71 (MMIO reads), medians of 40 windows switched in one machine.
+      s[Slot.TAKEN] = stateWord(seq, IoreqState.IN_PROCESS);
       const f = views.slotF64[v];
       const timed = f[SlotTime.SUBMIT] !== 0;
       if (timed) f[SlotTime.PICKUP] = stamp();
@@ -388,7 +393,7 @@ export class IoreqServer {
       // The response is complete before the state word says RESP_READY.
       Atomics.store(s, Slot.RESP_STATE, stateWord(seq, IoreqState.RESP_READY));
       if (Atomics.load(s, Slot.VCPU_SLEEPING) !== 0) Atomics.notify(s, Slot.RESP_STATE);
-      Atomics.add(views.hdr, Hdr.SERVED, 1);
+      views.hdr[Hdr.SERVED]++;
       n++;
     }
     return n;
