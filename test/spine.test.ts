@@ -158,6 +158,41 @@ describe('the machine', () => {
     expect((await new Monitor(m).screen()).text[1].slice(48, 49)).toBe('A');
   });
 
+  it.runIf(haveNasm())('hands a REP STOSW into VGA memory over as one trap per page, upward and downward, and still stops on its element', async () => {
+    // A screen clear is one ring entry and one trap record per page, as a string I/O exit is;
+    // what the screen shows is what element-by-element writes would have left.
+    const { m, s, rounds } = await loopGuest(`
+      mov ax, 0xb800
+      mov es, ax`, `
+      cld
+      mov di, 0x10
+      mov cx, 40
+      mov ax, 0x0741
+      rep stosw
+      std
+      mov di, 0x200
+      mov cx, 5
+      mov ax, 0x0742
+      rep stosw
+      cld`);
+    await m.resume();
+    await until(() => rounds() > 1000, 'the loop to run');
+    await m.pause();
+    const row = (await new Monitor(m).screen()).text;
+    expect(row[0].slice(0, 50)).toBe(' '.repeat(8) + 'A'.repeat(40) + '  ');
+    expect(row[3].slice(10, 18)).toBe('  BBBBB ');
+    const traps = await runHuman(s, 'info traps 4 mmio');
+    expect(traps).toMatch(/wr2 +0x000b8010 +0x0741 +vga\S* x40/);
+    expect(traps).toMatch(/wr2 +0x000b8200 +0x0742 +vga\S* x5/);
+    // A breakpoint on one element: the debugger sees the elements one by one again.
+    await m.resume();
+    const stopped = nextStop(m);
+    await runHuman(s, 'break mmio 0xb801e w');
+    const stop = await stopped;
+    expect(stop.reason).toBe('mmio-breakpoint');
+    expect(stop.text).toMatch(/0x000b801e.*<- 0x0741/);
+  });
+
   it('starts paused with -S and runs on cont; pause, resume and reset work', async () => {
     machine = await startMachine({ boot: { kind: 'bootsector', image: guest('guests/hello.img') }, startPaused: true });
     const out = collect(machine);

@@ -152,6 +152,8 @@ export const SLOT_BYTES = SLOT_HDR_BYTES + SLOT_DATA_BYTES;
  * and a 20-bit address in one word, the data in the other. Ours: word 0 is the address in bits
  * 0-27 (RING_ADDR_LIMIT: the VGA window, ports), the size (1, 2 or 4) in bits 28-30 and the
  * type in bit 31; word 1 is the data. A write whose address does not fit is made synchronous.
+ * An entry of size 0 repeats the entry before it (a REP STOS, as Xen's ioreq carries a count):
+ * word 1 more times, each at the next address, or the one before with bit 0 of word 0 (DF).
  * (Entries of 12 bytes cost ~7 % of the posted-write rate: the ring's lines are what moves
  * between the two threads' cores.) Unlike Xen's page the two pointers sit 64 bytes apart: the
  * consumer stores READ_PTR while the producer stores WRITE_PTR, and on one cache line each
@@ -166,6 +168,9 @@ export const SLOT_BYTES = SLOT_HDR_BYTES + SLOT_DATA_BYTES;
  */
 export const RING_ENTRIES = 65536;
 export const RING_ADDR_LIMIT = 1 << 28;
+/** Word 0 of a ring entry that repeats the one before it (size 0); | RING_REPEAT_DOWN with DF. */
+export const RING_REPEAT = 0;
+export const RING_REPEAT_DOWN = 1;
 export const enum Ring {
   READ_PTR = 0,
   WRITE_PTR = 16,

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import {
   createIoreqBuffer, Hdr, IoreqState, IoreqType, IoreqViews, RING_ADDR_LIMIT, Ring, SEQ_MASK, Slot, SlotTime, slotState, stateWord,
 } from './abi.js';
-import { IoreqClient, PUBLISH_BATCH, RingWriter } from './channel.js';
+import { FILL_BACKLOG, IoreqClient, IoreqServer, PUBLISH_BATCH, RingWriter } from './channel.js';
 import { IoDir } from '../vcpu/VcpuBackend.js';
 import { spawnWorker } from '../machine/spawn.js';
 
@@ -123,6 +123,43 @@ describe('ioreq channel', () => {
     // A framebuffer BAR high in the address space: not posted, and nothing reached the ring.
     expect(client.post(IoreqType.COPY, 0xfd000000, 4, 1)).toBe(false);
     expect(last()).toEqual([IoreqType.COPY, 1, 0x1234, 0xa5]);
+  });
+
+  it('applies a repeated write (REP STOS) element by element, in order, upward and downward, and bounds the backlog', () => {
+    const views = new IoreqViews(createIoreqBuffer(1), 1);
+    const seen: string[] = [];
+    const server = new IoreqServer(views, {
+      handle: () => 0,
+      posted: (type, addr, size, data) => void seen.push(`${type}:${size}:${addr.toString(16)}=${data.toString(16)}`),
+      failed: () => undefined,
+    });
+    const writer = new RingWriter(views);
+    expect(writer.post(IoreqType.COPY, 0xb8000, 1, 0x41)).toBe(true);
+    expect(writer.fill(IoreqType.COPY, 0xb8010, 2, 3, 0x0720, false)).toBe(true);
+    expect(writer.fill(IoreqType.COPY, 0xb8ffc, 4, 2, 0x11223344, true)).toBe(true);
+    expect(writer.fill(IoreqType.COPY, 0xb9000, 2, 1, 0x0741, false)).toBe(true);
+    expect(writer.post(IoreqType.PIO, 0x3c0, 1, 0x20)).toBe(true);
+    writer.flush();
+    // Eight writes in seven entries: a repeat is one entry, however many writes it stands for.
+    expect(Atomics.load(views.ring, Ring.WRITE_PTR)).toBe(7);
+    expect(server.drainRing()).toBe(8);
+    expect(seen).toEqual([
+      '1:1:b8000=41', '1:2:b8010=720', '1:2:b8012=720', '1:2:b8014=720', '1:4:b8ffc=11223344', '1:4:b8ff8=11223344',
+      '1:2:b9000=741', '0:1:3c0=20',
+    ]);
+    expect(views.hdr[Hdr.DRAINED]).toBe(8);
+    // Repeats whose last element would leave the ring's address range, or run below 0, are refused.
+    expect(writer.fill(IoreqType.COPY, RING_ADDR_LIMIT - 2, 2, 2, 0, false)).toBe(false);
+    expect(writer.fill(IoreqType.COPY, 2, 2, 3, 0, true)).toBe(false);
+    // The device model may fall FILL_BACKLOG writes behind through repeats, and no further.
+    expect(writer.fill(IoreqType.COPY, 0, 1, FILL_BACKLOG, 0, false)).toBe(true);
+    expect(writer.fill(IoreqType.COPY, 0, 1, 1, 0, false)).toBe(false);
+    seen.length = 0;
+    expect(server.drainRing()).toBe(FILL_BACKLOG);
+    expect(writer.fill(IoreqType.COPY, 0x100, 1, 2, 7, false)).toBe(true);
+    writer.flush();
+    server.drainRing();
+    expect(seen.slice(-2)).toEqual(['1:1:100=7', '1:1:101=7']);
   });
 
   it('publishes posted writes in batches, all of them on flush, in one order for every vCPU of a thread', async () => {

@@ -12,7 +12,8 @@ import { HvmonError } from '../../common/errors.js';
 import type { AccessSize } from '../../common/types.js';
 import { IoDir } from '../vcpu/VcpuBackend.js';
 import {
-  Hdr, IoreqState, IoreqType, IoreqViews, RING_ADDR_LIMIT, RING_ENTRIES, Ring, SEQ_MASK, SLOT_DATA_BYTES, Slot, SlotTime,
+  Hdr, IoreqState, IoreqType, IoreqViews, RING_ADDR_LIMIT, RING_ENTRIES, RING_REPEAT, RING_REPEAT_DOWN, Ring, SEQ_MASK,
+  SLOT_DATA_BYTES, Slot, SlotTime,
   slotState, stamp, stateWord, wordSeq,
 } from './abi.js';
 
@@ -204,6 +205,11 @@ export class IoreqClient {
     return this._writer.post(type, addr, size, value);
   }
 
+  /** `count` posted writes of `value` (a REP STOS): see RingWriter.fill. */
+  fill(type: IoreqType, addr: number, size: AccessSize, count: number, value: number, down: boolean): boolean {
+    return this._writer.fill(type, addr, size, count, value, down);
+  }
+
 }
 
 /**
@@ -213,6 +219,12 @@ export class IoreqClient {
  * model applying one batch while the next is written.
  */
 export const PUBLISH_BATCH = 256;
+
+/**
+ * Writes the device model may have to catch up on before RingWriter.fill takes another: as
+ * many as the ring holds entries (1.5-3 ms of VGA writes), the bound single posts have.
+ */
+export const FILL_BACKLOG = RING_ENTRIES;
 
 /**
  * The producer end of the buffered ring, one per thread that posts (every IoreqClient of a
@@ -231,12 +243,22 @@ export class RingWriter {
   private _published: number;
   /** The ring's read pointer as last loaded (it only moves forward). */
   private _readSeen: number;
+  /**
+   * Writes posted less entries written (a repeat entry stands for its count, and takes one):
+   * _w + _extra is the number of writes posted, what Hdr.DRAINED counts. Kept by fill() alone,
+   * so that post() pays nothing for it.
+   */
+  private _extra: number;
+  /** Hdr.DRAINED, writes the device model has applied, as last loaded. */
+  private _drainedSeen: number;
 
   constructor(views: IoreqViews) {
     this._ring = views.ring;
     this._hdr = views.hdr;
     this._w = this._published = Atomics.load(this._ring, Ring.WRITE_PTR);
     this._readSeen = Atomics.load(this._ring, Ring.READ_PTR);
+    this._drainedSeen = Atomics.load(this._hdr, Hdr.DRAINED);
+    this._extra = (this._drainedSeen - this._w) | 0;
   }
 
   /** Entries written but not yet published. */
@@ -249,20 +271,55 @@ export class RingWriter {
     const r = this._ring;
     const w = this._w;
     // The read pointer is looked at only when the last one seen says the ring is full.
-    if (((w - this._readSeen) | 0) >= RING_ENTRIES) {
-      this.flush();
-      this._readSeen = Atomics.load(r, Ring.READ_PTR);
-      if (((w - this._readSeen) | 0) >= RING_ENTRIES) {
-        Atomics.add(this._hdr, Hdr.RING_FULL, 1);
-        return false;
-      }
-    }
+    if (((w - this._readSeen) | 0) >= RING_ENTRIES && !this._room(1)) return false;
     const o = Ring.ENTRIES + (w & (RING_ENTRIES - 1)) * 2;
     r[o] = addr | (size << 28) | (type << 31);
     r[o + 1] = value | 0;
     this._w = (w + 1) | 0;
     if (((this._w - this._published) | 0) >= PUBLISH_BATCH) this.flush();
     return true;
+  }
+
+  /**
+   * `count` writes of `value`, the first at `addr`, each next one `size` bytes above it (below
+   * it when `down`): one entry and a repeat entry (see Ring in abi.ts), where a REP STOS would
+   * take `count` entries. False when the ring has no room for both, an address does not fit, or
+   * the device model is more than FILL_BACKLOG writes behind: in entries, the ring would let it
+   * fall seconds behind, and every synchronous request waits for the ring to drain.
+   */
+  fill(type: IoreqType, addr: number, size: AccessSize, count: number, value: number, down: boolean): boolean {
+    const last = down ? addr - (count - 1) * size : addr + (count - 1) * size;
+    if (addr >>> 0 >= RING_ADDR_LIMIT || last < 0 || last >= RING_ADDR_LIMIT || !this._room(2)) return false;
+    if (((this._w + this._extra - this._drainedSeen) | 0) + count > FILL_BACKLOG) {
+      this.flush();
+      this._drainedSeen = Atomics.load(this._hdr, Hdr.DRAINED);
+      if (((this._w + this._extra - this._drainedSeen) | 0) + count > FILL_BACKLOG) return false;
+    }
+    this._entry(addr | (size << 28) | (type << 31), value);
+    if (count > 1) {
+      this._entry(down ? RING_REPEAT_DOWN : RING_REPEAT, count - 1);
+      this._extra = (this._extra + count - 2) | 0;
+    }
+    if (((this._w - this._published) | 0) >= PUBLISH_BATCH) this.flush();
+    return true;
+  }
+
+  /** Is there room for n more entries? The read pointer is loaded only when the last one seen says no. */
+  private _room(n: number): boolean {
+    if (((this._w + n - this._readSeen) | 0) <= RING_ENTRIES) return true;
+    this.flush();
+    this._readSeen = Atomics.load(this._ring, Ring.READ_PTR);
+    if (((this._w + n - this._readSeen) | 0) <= RING_ENTRIES) return true;
+    Atomics.add(this._hdr, Hdr.RING_FULL, 1);
+    return false;
+  }
+
+  private _entry(word0: number, word1: number): void {
+    const w = this._w;
+    const o = Ring.ENTRIES + (w & (RING_ENTRIES - 1)) * 2;
+    this._ring[o] = word0;
+    this._ring[o + 1] = word1 | 0;
+    this._w = (w + 1) | 0;
   }
 
   flush(): void {
@@ -311,39 +368,58 @@ export class IoreqServer {
     let rp = Atomics.load(r, Ring.READ_PTR);
     const wp = Atomics.load(r, Ring.WRITE_PTR);
     if (rp === wp) return 0;
-    const h = this._handler;
+    // Writes applied (a repeat entry stands for many).
     let n = 0;
+    // The last entry's write, which a repeat entry (size 0) repeats.
+    let type = IoreqType.COPY;
+    let size: AccessSize = 1;
+    let addr = 0;
+    let data = 0;
     while (rp !== wp) {
       const o = Ring.ENTRIES + (rp & (RING_ENTRIES - 1)) * 2;
       const e = r[o];
-      const type = (e >>> 31) as IoreqType;
-      const size = ((e >>> 28) & 7) as AccessSize;
-      const addr = e & (RING_ADDR_LIMIT - 1);
-      const data = r[o + 1] >>> 0;
-      try {
-        h.posted(type, addr, size, data);
-      } catch (err) {
-        // The failure is reported as the request it was.
-        const req = this._req;
-        req.vcpu = 0;
-        req.type = type;
-        req.dir = IoDir.WRITE;
-        req.addr = addr;
-        req.size = size;
-        req.count = 1;
-        req.data = data;
-        req.page = null;
-        h.failed(req, err);
+      if (((e >>> 28) & 7) === 0) {
+        const step = (e & RING_REPEAT_DOWN) !== 0 ? -size : size;
+        const count = r[o + 1] >>> 0;
+        for (let k = 0; k < count; k++) {
+          addr += step;
+          this._applyPosted(type, addr, size, data);
+        }
+        n += count;
+      } else {
+        type = (e >>> 31) as IoreqType;
+        size = ((e >>> 28) & 7) as AccessSize;
+        addr = e & (RING_ADDR_LIMIT - 1);
+        data = r[o + 1] >>> 0;
+        this._applyPosted(type, addr, size, data);
+        n++;
       }
       rp = (rp + 1) | 0;
-      n++;
       // Free entries only after they have been applied; a batch at a time (a store that
       // publishes is the dearest step of the loop).
-      if ((n & 63) === 0) Atomics.store(r, Ring.READ_PTR, rp);
+      if ((rp & 63) === 0) Atomics.store(r, Ring.READ_PTR, rp);
     }
     Atomics.store(r, Ring.READ_PTR, rp);
     this.views.hdr[Hdr.DRAINED] += n;
     return n;
+  }
+
+  /** One posted write; a failure is reported as the request it was. */
+  private _applyPosted(type: IoreqType, addr: number, size: AccessSize, data: number): void {
+    try {
+      this._handler.posted(type, addr, size, data);
+    } catch (err) {
+      const req = this._req;
+      req.vcpu = 0;
+      req.type = type;
+      req.dir = IoDir.WRITE;
+      req.addr = addr;
+      req.size = size;
+      req.count = 1;
+      req.data = data;
+      req.page = null;
+      this._handler.failed(req, err);
+    }
   }
 
   /** Serves everything pending now. Returns the number of requests and posted writes handled. */

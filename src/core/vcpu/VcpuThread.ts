@@ -702,7 +702,37 @@ export class VcpuThread {
         (kind !== ExitReason.IO && addr >= this._postedBase && addr + size <= this._postedEnd && !v.stepTrap &&
           this.tables.mmioCount === 0 && this._post(v, false, addr, size as AccessSize, value, ip, this._postedRegion)) ||
         this._fastAccess(v, kind === ExitReason.IO, true, addr, size as AccessSize, value, ip) >= 0,
+      // A REP STOS chunk into a posted region (a screen clear): one ring entry and one trap
+      // record for all of it, as for a string I/O exit, where each element would take its own.
+      fill: (addr, size, count, value, down, ip) => {
+        const lo = down ? addr - (count - 1) * size : addr;
+        const hi = (down ? addr : addr + (count - 1) * size) + size;
+        if (v.stepTrap || this.tables.mmioCount !== 0 || !this._postedWindow(lo, hi)) return false;
+        if (!v.client.fill(IoreqType.COPY, addr, size as AccessSize, count, value, down)) return false;
+        this.trapLog.record(v.index, ip, trapInfo(false, false, size as AccessSize, false), addr, value, count, this._postedRegion, null);
+        this._traps++;
+        return true;
+      },
     };
+  }
+
+  /**
+   * Is [lo, hi) inside one posted MMIO region? Makes that region the last posted one (see
+   * _postedBase) if it was not.
+   */
+  private _postedWindow(lo: number, hi: number): boolean {
+    if (lo >= this._postedBase && hi <= this._postedEnd) return true;
+    const hit = this.mmio.find(lo);
+    const region = hit === null ? -1 : this._regionIndex.get(hit.region) ?? -1;
+    if (region < 0 || this._regionKind[region] !== RegionKind.POSTED || hi > this._regionEnd[region]) return false;
+    this._setPosted(region);
+    return true;
+  }
+
+  private _setPosted(region: number): void {
+    this._postedBase = this._regionBase[region];
+    this._postedEnd = this._regionEnd[region];
+    this._postedRegion = region;
   }
 
   private _fastAccess(v: Vcpu, pio: boolean, write: boolean, addr: number, size: AccessSize, value: number, ip: number): number {
@@ -725,11 +755,7 @@ export class VcpuThread {
     }
     const kind = region >= 0 ? this._regionKind[region] : RegionKind.OTHER;
     if (kind === RegionKind.POSTED && write && addr + size <= this._regionEnd[region] && this._post(v, pio, addr, size, value, ip, region)) {
-      if (!pio) {
-        this._postedBase = this._regionBase[region];
-        this._postedEnd = this._regionEnd[region];
-        this._postedRegion = region;
-      }
+      if (!pio) this._setPosted(region);
       return value >>> 0;
     }
     const remote = kind === RegionKind.REMOTE || kind === RegionKind.POSTED;

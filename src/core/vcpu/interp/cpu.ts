@@ -187,6 +187,12 @@ export interface TrapFastPath {
   read(kind: number, addr: number, size: number, ip: number): number;
   /** An OUT or MMIO write: true when delivered, false to take the exit. */
   write(kind: number, addr: number, size: number, value: number, ip: number): boolean;
+  /**
+   * `count` MMIO writes of `value` (one REP STOS chunk, all in one page), the first at physical
+   * `addr`, each next one `size` bytes above it (below when `down`): true when all were
+   * delivered, false to hand them over one by one.
+   */
+  fill?(addr: number, size: number, count: number, value: number, down: boolean, ip: number): boolean;
 }
 
 export interface CpuOptions {
@@ -2133,6 +2139,52 @@ export class Cpu {
         r32[Reg.ECX] = n - k;
       } else {
         this.r16[14] = di + k * size;
+        this.r16[2] = n - k;
+      }
+      if (n === k) return true;
+      if (chunks >= 64 || (this.slow && this.repMustStop())) {
+        this.repPause();
+        return true;
+      }
+    }
+  }
+
+  /**
+   * REP STOS into device memory (the VGA window), a page at a time: each chunk goes to the trap
+   * fast path as one write with a count, where the element loop would hand over each element.
+   * Forward or backward. False where it cannot go on (no fill on the fast path, or it declines:
+   * a debugger that must see each element; queued writes; a translation to walk, a segment
+   * limit or an alignment check to apply): the element loop goes on from there.
+   */
+  fastStosDevice(sz: number, v: number, down: boolean): boolean {
+    const f = this.trapFast;
+    if (f === null || f.fill === undefined || this.noExit || this.watchArmed || this.hwDataArmed || this._wqLen !== this._wqPos ||
+      (this.alignCheck && this.user)) return false;
+    const r32 = this.r32;
+    const a32 = this.a32;
+    const size = 1 << sz;
+    const ok = this.user ? Tlb.WOK_USER : Tlb.WOK_SUP;
+    for (let chunks = 0; ; chunks++) {
+      const n = a32 ? r32[Reg.ECX] >>> 0 : this.r16[2];
+      const di = a32 ? r32[Reg.EDI] >>> 0 : this.r16[14];
+      const dl = (this.segBase[Seg.ES] + di) | 0;
+      const inPage = dl & 4095;
+      // Elements from DI to the end of its page (down: to its start), and of the segment's
+      // 64 KiB with a 16-bit address.
+      let k = Math.min(n, down ? (inPage >> sz) + 1 : (4096 - inPage) >> sz);
+      if (!a32) k = Math.min(k, down ? (di >> sz) + 1 : (0x10000 - di) >> sz);
+      const top = down ? di : di + (k - 1) * size;
+      // (Down past offset 0 wraps, which the element loop checks against the limit.)
+      if (k === 0 || inPage + size > 4096 || top + size - 1 > this.wlim[Seg.ES] || (down && di < (k - 1) * size)) return false;
+      if ((this.tlb[dl >>> 12] & ok) === 0) return false;
+      const phys = (this.tlbPhys[dl >>> 12] | inPage) >>> 0;
+      if (!f.fill(phys, size, k, v, down, this._ipLinear())) return false;
+      const next = down ? di - k * size : di + k * size;
+      if (a32) {
+        r32[Reg.EDI] = next;
+        r32[Reg.ECX] = n - k;
+      } else {
+        this.r16[14] = next;
         this.r16[2] = n - k;
       }
       if (n === k) return true;

@@ -1292,6 +1292,7 @@ function stos(c: Cpu, sz: number): void {
   }
   if (count(c) === 0) return;
   if (d > 0 && c.fastStos(sz, v)) return;
+  if (c.fastStosDevice(sz, v, d < 0)) return;
   for (let budget = REP_CHUNK; ; budget--) {
     c.wrLast = true; // as in movs
     c.wrS(sz, Seg.ES, di(c), v);
