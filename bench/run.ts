@@ -3,7 +3,8 @@
 // Figures from real guests (guests/bench/bench.img). Each rate comes from the difference
 // between a run of N iterations and one of 2N, so start-up and the exit path cancel out; it is
 // the median of 5 such pairs. With --compare, the same guest runs under qemu-system-i386 (TCG)
-// and the ratios are printed beside ours.
+// and the ratios are printed beside ours. Each daemon round-trip figure is also given as a
+// ratio to the bare ioreq channel timed right before each of its pairs (see Channel).
 //
 // One figure is a time, not a rate: Debian's SeaBIOS booting a boot sector that exits at once
 // (test/guests/exitcode.img), from the start of the VM to its exit, as `hvmon run --bios`
