@@ -270,7 +270,8 @@ export class RingWriter {
     if (addr >>> 0 >= RING_ADDR_LIMIT) return false;
     const r = this._ring;
     const w = this._w;
-    // The read pointer is looked at only when the last one seen says the ring is full.
+    // The read pointer is looked at only when the last one seen says the ring is full. (The
+    // entry is written out here rather than through _entry: this is the posted-write hot path.)
     if (((w - this._readSeen) | 0) >= RING_ENTRIES && !this._room(1)) return false;
     const o = Ring.ENTRIES + (w & (RING_ENTRIES - 1)) * 2;
     r[o] = addr | (size << 28) | (type << 31);

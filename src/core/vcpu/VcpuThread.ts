@@ -722,11 +722,21 @@ export class VcpuThread {
    */
   private _postedWindow(lo: number, hi: number): boolean {
     if (lo >= this._postedBase && hi <= this._postedEnd) return true;
-    const hit = this.mmio.find(lo);
-    const region = hit === null ? -1 : this._regionIndex.get(hit.region) ?? -1;
+    const region = this._mmioRegion(lo);
     if (region < 0 || this._regionKind[region] !== RegionKind.POSTED || hi > this._regionEnd[region]) return false;
     this._setPosted(region);
     return true;
+  }
+
+  /** The index of the MMIO region at `addr`, or -1 (the last one found is remembered). */
+  private _mmioRegion(addr: number): number {
+    const hit = this.mmio.find(addr);
+    if (hit === null) return -1;
+    if (hit.region === this._lastMmio) return this._lastMmioIdx;
+    const region = this._regionIndex.get(hit.region) ?? -1;
+    this._lastMmio = hit.region;
+    this._lastMmioIdx = region;
+    return region;
   }
 
   private _setPosted(region: number): void {
@@ -744,14 +754,7 @@ export class VcpuThread {
       if (region === PIO_ARMED) return -1;
     } else {
       if (t.mmioCount !== 0 && t.mmioHit(addr, size, write ? Access.WRITE : Access.READ) !== 0) return -1;
-      const hit = this.mmio.find(addr);
-      if (hit === null) region = -1;
-      else if (hit.region === this._lastMmio) region = this._lastMmioIdx;
-      else {
-        region = this._regionIndex.get(hit.region) ?? -1;
-        this._lastMmio = hit.region;
-        this._lastMmioIdx = region;
-      }
+      region = this._mmioRegion(addr);
     }
     const kind = region >= 0 ? this._regionKind[region] : RegionKind.OTHER;
     if (kind === RegionKind.POSTED && write && addr + size <= this._regionEnd[region] && this._post(v, pio, addr, size, value, ip, region)) {
