@@ -240,6 +240,9 @@ describe('machine commands over QMP', () => {
     expect(v.text[0][1]).toBe('M');
     const screen = await c.execute<VgaScreenView>('vga-screen');
     expect(screen.attrs[0].slice(2, 4)).toBe('2e');
+    // Memory reads show VGA memory as the guest reads it, from the device model (it is not RAM).
+    expect((await c.execute<{ data: string }>('mem-read', { addr: 0xb8002, size: 2 })).data).toBe('4d2e');
+    expect(await hmp('xp /2bx 0xb8002')).toMatch(/^00000000000b8002: 0x4d 0x2e$/);
     await c.execute('subscribe', { events: ['SERIAL_OUTPUT', 'VGA_UPDATE'], unsubscribe: true });
     await stopped();
   });

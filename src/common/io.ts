@@ -12,6 +12,12 @@ export interface IoRegionOps {
    */
   readRep?(offset: number, size: AccessSize, count: number, into: Uint8Array): void;
   writeRep?(offset: number, size: AccessSize, count: number, from: Uint8Array): void;
+  /**
+   * Optional: what read() would return, without what a read does besides (a latch loaded, a
+   * counter bumped, a FIFO popped): the debugger's view of device memory (`xp`, gdb's `x`).
+   * Only memory-like regions implement it; a register whose read changes the device does not.
+   */
+  peek?(offset: number, size: AccessSize): number;
 }
 
 export interface IoRegion {

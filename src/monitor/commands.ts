@@ -295,7 +295,7 @@ def('reg-write', 'Write one register of a stopped vCPU (eax, ax, al, eip, eflags
   return cpuView(v, await m.machine.getState(v)).regs;
 });
 
-def('mem-read', 'Read guest memory: physical, or linear through the vCPU\'s page tables.', {
+def('mem-read', 'Read guest memory: physical, or linear through the vCPU\'s page tables. VGA memory reads as the guest would read it (without a read\'s side effects); other device memory and holes as 0xFF.', {
   addr: { type: 'int', help: 'start address' },
   size: { type: 'int', help: 'bytes (at most 1 MiB)' },
   space: { type: 'str', optional: true, values: ['phys', 'linear'], help: 'default phys' },

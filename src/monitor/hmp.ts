@@ -686,7 +686,7 @@ cmd({
 });
 
 cmd({
-  name: 'xp', usage: '/fmt addr', help: 'examine memory at a physical address',
+  name: 'xp', usage: '/fmt addr', help: 'examine memory at a physical address (VGA memory too, read without side effects)',
   run: (s, rest) => examine(s, rest, true),
 });
 

@@ -6,6 +6,7 @@
 import { HvmonError } from '../../common/errors.js';
 import { hex } from '../../common/types.js';
 import type { Machine } from '../machine/Machine.js';
+import type { DevicePeek } from '../../devices/daemon/protocol.js';
 import { PAGE_SIZE } from '../memory/GuestMemory.js';
 import { Cr0, Cr4, type CpuState } from '../vcpu/CpuState.js';
 import type { TranslateResult } from '../vcpu/VcpuBackend.js';
@@ -165,7 +166,7 @@ export class DebugEngine {
     if (!Number.isInteger(length) || length < 0 || length > 16 << 20) throw new HvmonError('read length must be 0-16 MiB');
     const out = new Uint8Array(length);
     if (space === 'phys') {
-      this.machine.mem.read(addr >>> 0, out);
+      await this._readPhys(addr >>> 0, out);
       return out;
     }
     for (let i = 0; i < length; ) {
@@ -173,10 +174,39 @@ export class DebugEngine {
       const chunk = Math.min(PAGE_SIZE - (lin & (PAGE_SIZE - 1)), length - i);
       const t = await this.translate(lin, vcpu);
       if (!t.ok) throw new HvmonError(`cannot read linear ${hex(lin, 8)}: ${t.fault}`);
-      this.machine.mem.read(t.phys, out.subarray(i, i + chunk));
+      await this._readPhys(t.phys, out.subarray(i, i + chunk));
       i += chunk;
     }
     return out;
+  }
+
+  /**
+   * Physical memory as the guest would read it: RAM and ROM from guest memory, device memory
+   * (VGA) from the device model without a read's side effects; the rest reads as 0xFF, as
+   * open bus does. (In-core MMIO, the local APIC, is not shown: its reads are registers.)
+   */
+  private async _readPhys(phys: number, into: Uint8Array): Promise<void> {
+    const mem = this.machine.mem;
+    if (mem.read(phys, into) === into.length) return;
+    // Runs of pages that are not RAM or ROM.
+    for (let i = 0; i < into.length; ) {
+      const a = (phys + i) >>> 0;
+      const chunk = Math.min(PAGE_SIZE - (a & (PAGE_SIZE - 1)), into.length - i);
+      if (mem.hostRead(a) >= 0) {
+        i += chunk;
+        continue;
+      }
+      let end = i + chunk;
+      while (end < into.length && mem.hostRead((phys + end) >>> 0) < 0) end += Math.min(PAGE_SIZE, into.length - end);
+      let dev: DevicePeek;
+      try {
+        dev = await this.machine.peekDevices(a, end - i);
+      } catch {
+        return; // The device model is gone (the VM is quitting): open bus it stays.
+      }
+      for (let k = 0; k < dev.known.length; k++) if (dev.known[k]) into[i + k] = dev.data[k];
+      i = end;
+    }
   }
 
   async write(addr: number, data: Uint8Array, space: 'phys' | 'linear', vcpu = 0): Promise<void> {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { HvmonError, UsageError, errorMessage } from '../../common/errors.js';
 import type { Inspection } from '../../common/device.js';
-import type { DaemonCommandBody, DaemonEvent, DaemonInit, DeviceListing, DeviceSpec } from '../../devices/daemon/protocol.js';
+import type { DaemonCommandBody, DaemonEvent, DaemonInit, DevicePeek, DeviceListing, DeviceSpec } from '../../devices/daemon/protocol.js';
 import { DebugTables } from '../debug/DebugTables.js';
 import { TrapLog } from '../debug/TrapLog.js';
 import type { StopInfo } from '../debug/types.js';
@@ -462,6 +462,11 @@ export class Machine extends EventEmitter<MachineEvents> {
   async inspect(id: string): Promise<Inspection> {
     if (['pic', 'pit', 'port61'].includes(id) || /^lapic\d+$/.test(id)) return this.vcpu<Inspection>({ t: 'inspect', id });
     return this.daemon<Inspection>({ t: 'inspect', id });
+  }
+
+  /** Device memory in the device model as reads would show it, without their side effects (see DeviceHost.peek). */
+  async peekDevices(addr: number, length: number): Promise<DevicePeek> {
+    return this.daemon<DevicePeek>({ t: 'peek', addr, length });
   }
 
   /** Types bytes into a device's character backend (a UART's receive side). */

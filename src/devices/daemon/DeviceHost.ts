@@ -17,7 +17,7 @@ import type { RangeAnnouncement } from '../../core/ioreq/RemoteRange.js';
 import { GuestMemory } from '../../core/memory/GuestMemory.js';
 import type { DmToCore } from '../../core/vcpu/VcpuThread.js';
 import { IoDir } from '../../core/vcpu/VcpuBackend.js';
-import type { DaemonEvent, DaemonInit, DeviceListing, DeviceSpec } from './protocol.js';
+import type { DaemonEvent, DaemonInit, DevicePeek, DeviceListing, DeviceSpec } from './protocol.js';
 import { createDevice, type OpenedBackends } from './registry.js';
 
 // ---------------------------------------------------------------------------------------
@@ -255,6 +255,26 @@ export class DeviceHost {
   // -------------------------------------------------------------------------------------
   // Serving ioreqs
   // -------------------------------------------------------------------------------------
+
+  /**
+   * Physical addr..addr+length as the guest's reads would see it, without what the reads would
+   * do besides: the bytes of MMIO regions that can show that (IoRegionOps.peek, VGA memory),
+   * the rest 0xFF and not known. For the debugger, which reads RAM itself.
+   */
+  peek(addr: number, length: number): DevicePeek {
+    const data = new Uint8Array(length).fill(0xff);
+    const known = new Uint8Array(length);
+    const end = addr + length;
+    for (const { base, region } of this.mmio.regions) {
+      const peek = region.ops.peek;
+      const lo = Math.max(addr, base);
+      const hi = Math.min(end, base + region.size);
+      if (!peek || lo >= hi) continue;
+      for (let a = lo; a < hi; a++) data[a - addr] = peek(a - base, 1);
+      known.fill(1, lo - addr, hi - addr);
+    }
+    return { data, known };
+  }
 
   /** The bus an ioreq of this type goes to. */
   private _bus(type: IoreqType): IoBus<'pio' | 'mmio'> {

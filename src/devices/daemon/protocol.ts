@@ -39,11 +39,19 @@ export type DaemonCommandBody =
   | { t: 'input'; id: string; data: Uint8Array }
   | { t: 'keys'; id: string; text: string }
   | { t: 'screen'; id: string }
+  /** Device memory as reads would show it, without their side effects (see IoRegionOps.peek). */
+  | { t: 'peek'; addr: number; length: number }
   /** Answered after every byte of device output produced so far has been sent (it goes first). */
   | { t: 'flush' }
   | { t: 'quit' };
 
 export type DaemonCommand = DaemonCommandBody & { rid: number };
+
+/** The answer to `peek`: `known[i]` is 1 where a device showed byte i, 0 where data[i] is only 0xFF. */
+export interface DevicePeek {
+  data: Uint8Array;
+  known: Uint8Array;
+}
 
 export interface DeviceListing {
   id: string;

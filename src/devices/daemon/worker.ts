@@ -52,6 +52,8 @@ function execute(cmd: DaemonCommandBody): unknown {
       if (!vga.screen) throw new Error(`device ${cmd.id} has no screen`);
       return { ...vga.screen(), generation: vga.dirty ?? 0 };
     }
+    case 'peek':
+      return host.peek(cmd.addr, cmd.length);
     case 'flush':
       host.flushOutput();
       return null;

@@ -200,6 +200,31 @@ describe('vga', () => {
     expect(vga.screen().mode).toBe('graphics');
   });
 
+  it('shows display memory to a debugger peek as a read would, leaving the latches and counters alone', () => {
+    const { bus, vga } = setup();
+    const vram = vga.regions()[1].region.ops;
+    // Text mode: the screen's words, as the CPU reads them.
+    print(bus, 0, 0, 'Hi', 0x1e);
+    expect(vram.peek!(0x18000, 4)).toBe(bus.readl(0xb8000));
+    expect(vram.peek!(0x18000, 4)).toBe(0x1e691e48);
+    // Planar: A0000h holds 11h in every plane, A0001h 22h; a read of A0000h loads the latches.
+    bus.outw(0x3c4, 0x0f02);
+    bus.outw(0x3c4, 0x0604);
+    bus.outw(0x3ce, 0x0506);
+    bus.outw(0x3ce, 0x0005);
+    bus.writeb(0xa0000, 0x11);
+    bus.writeb(0xa0001, 0x22);
+    bus.readb(0xa0000);
+    const reads = vga.snapshot().fields.vramReads;
+    expect(vram.peek!(0x00001, 1)).toBe(0x22);
+    expect(vga.snapshot().fields.vramReads).toBe(reads);
+    // Write mode 1 stores the latches: still A0000h's bytes after the peek of A0001h.
+    bus.outw(0x3ce, 0x0105);
+    bus.writeb(0xa0002, 0x00);
+    bus.outw(0x3ce, 0x0005);
+    expect(bus.readb(0xa0002)).toBe(0x11);
+  });
+
   it('addresses chain-4 memory byte by byte across the planes', () => {
     const { bus } = setup();
     bus.outw(0x3c4, 0x0f02);

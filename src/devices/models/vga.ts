@@ -17,7 +17,8 @@
 // answers) with odd/even, chain-4 and planar addressing and the full write/read pipeline; the
 // CRTC write protect bit (CR11 bit 7); the DAC with its read/write indexes and 6-bit palette;
 // Input Status 1 retrace bits that toggle on every read and also follow a 70 Hz frame on the
-// device clock (so both "poll until it changes" and time-based loops finish).
+// device clock (so both "poll until it changes" and time-based loops finish). The debugger
+// reads display memory through `peek`, which the latches and counters do not see.
 //
 // NOT modelled: displaying graphics modes (the planes hold the data, `screen()` reports
 // mode 'graphics' and no cells), the font (plane 2 is kept but characters are shown by code
@@ -327,6 +328,8 @@ export class Vga implements DeviceModel {
   private readonly _textAtReset: boolean;
   private readonly _regions: MappedRegion[];
   private _dirty = 0;
+  /** Where _memPeek loads the planes, so that a debugger read leaves the real latches alone. */
+  private readonly _peekLatch = new Uint8Array(4);
 
   constructor(
     readonly id: string,
@@ -368,6 +371,11 @@ export class Vga implements DeviceModel {
             read: (o, size) => {
               let v = this._memRead(o);
               for (let i = 1; i < size; i++) v |= this._memRead(o + i) << (i * 8);
+              return v >>> 0;
+            },
+            peek: (o, size) => {
+              let v = this._memPeek(o);
+              for (let i = 1; i < size; i++) v |= this._memPeek(o + i) << (i * 8);
               return v >>> 0;
             },
             write: (o, size, v) => {
@@ -607,10 +615,21 @@ export class Vga implements DeviceModel {
   }
 
   private _memRead(o: number): number {
-    const s = this._s;
     const a = this._windowOffset(o);
     if (a < 0) return 0xff;
-    s.vramReads++;
+    this._s.vramReads++;
+    return this._readPlanes(a, this._s.latch);
+  }
+
+  /** What _memRead returns, leaving the latches and the read count as they are (the debugger's view). */
+  private _memPeek(o: number): number {
+    const a = this._windowOffset(o);
+    return a < 0 ? 0xff : this._readPlanes(a, this._peekLatch);
+  }
+
+  /** A CPU read of display memory at window offset `a` (Graphics Mode register: read mode 0 or 1); the planes go through `latch`. */
+  private _readPlanes(a: number, latch: Uint8Array): number {
+    const s = this._s;
     const mm = s.sr[Sr.MEMORY_MODE];
     if (mm & SrMem.CHAIN4) return s.vram[(a & 3) * PLANE + ((a >> 2) & 0xffff)];
     let off: number;
@@ -623,12 +642,12 @@ export class Vga implements DeviceModel {
       off = a & 0xffff;
       plane = s.gr[Gr.READ_MAP_SELECT] & 3;
     }
-    for (let p = 0; p < 4; p++) s.latch[p] = s.vram[p * PLANE + off];
-    if ((s.gr[Gr.MODE] & 0x08) === 0) return s.latch[plane];
+    for (let p = 0; p < 4; p++) latch[p] = s.vram[p * PLANE + off];
+    if ((s.gr[Gr.MODE] & 0x08) === 0) return latch[plane];
     // Read mode 1: colour compare over the planes that are not "don't care".
     let diff = 0;
     for (let p = 0; p < 4; p++) {
-      if ((s.gr[Gr.COLOR_DONT_CARE] >> p) & 1) diff |= s.latch[p] ^ ((s.gr[Gr.COLOR_COMPARE] >> p) & 1 ? 0xff : 0);
+      if ((s.gr[Gr.COLOR_DONT_CARE] >> p) & 1) diff |= latch[p] ^ ((s.gr[Gr.COLOR_COMPARE] >> p) & 1 ? 0xff : 0);
     }
     return ~diff & 0xff;
   }
