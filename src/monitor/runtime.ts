@@ -2,9 +2,10 @@
 // them: $XDG_RUNTIME_DIR/hvmon, else /tmp/hvmon-UID, a directory only the user can enter.
 // Each host writes NAME.qmp (the socket) and NAME.json (who it is).
 
-import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { HvmonError } from '../common/errors.js';
 import { socketAlive } from './MonitorServer.js';
 
 export interface HostRecord {
@@ -81,7 +82,11 @@ export async function freeName(): Promise<string> {
 /** `hvmon attach X`: X is a socket path, unix:/tcp: spec, or a host name from `hvmon ls`. */
 export async function resolveTarget(x: string): Promise<string> {
   if (/^(unix|tcp):/.test(x) || x.includes('/')) return x;
-  const h = (await listHosts()).find((r) => r.name === x);
+  const hosts = await listHosts();
+  const h = hosts.find((r) => r.name === x);
   if (h) return h.socket;
-  return x;
+  // A socket in the current directory, named without a path.
+  if (existsSync(x)) return x;
+  const running = hosts.map((r) => r.name).join(', ');
+  throw new HvmonError(`no VM host named ${x} is running (${running ? `running: ${running}` : 'none is; start one with hvmon run'})`);
 }

@@ -76,6 +76,9 @@ describe('hvmon repl, batch', () => {
     const r = spawnSync(process.execPath, [HVMON, 'repl', join(box.dir, 'nothing.qmp'), '-c', 'info status'], { env: box.env(), encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/cannot connect/);
+    const named = spawnSync(process.execPath, [HVMON, 'repl', 'nosuchvm', '-c', 'info status'], { env: box.env(), encoding: 'utf8', cwd: box.dir });
+    expect(named.status).toBe(1);
+    expect(named.stderr).toBe(`hvmon: no VM host named nosuchvm is running (running: ${name})\n`);
   });
 });
 
