@@ -259,14 +259,18 @@ function formatDisasm(lines: DisasmLine[], mark?: number, bps: Set<number> = new
 export function formatTraps(list: TrapView[]): string {
   if (!list.length) return 'no traps recorded';
   const lines = ['  seq vcpu ip       op    address    value      device/register        latency'];
+  let untimed = false;
   for (const t of list) {
     const op = t.space === 'pio' ? (t.dir === 'read' ? 'in' : 'out') + ['', 'b', 'w', '', 'l'][t.size] : (t.dir === 'read' ? 'rd' : 'wr') + t.size;
     const addr = t.space === 'pio' ? h(t.addr, 4) : h(t.addr, 8);
     const dev = (t.device ?? '-') + (t.register ? ' ' + t.register : '');
-    const lat = t.inCore ? 'in-core' : t.pickupUs !== null ? `${t.pickupUs.toFixed(2)}+${(t.serviceUs ?? 0).toFixed(2)}us` : '';
+    const lat = t.inCore ? 'in-core' : t.pickupUs !== null ? `${t.pickupUs.toFixed(2)}+${(t.serviceUs ?? 0).toFixed(2)}us` : '-';
+    if (lat === '-') untimed = true;
     const rep = t.count > 1 ? ` x${t.count}` : '';
     lines.push(`${String(t.seq).padStart(5)} ${t.vcpu < 0 ? 'mon' : String(t.vcpu).padStart(3)} ${hx(t.ip, 8)} ${op.padEnd(5)} ${addr.padEnd(10)} ${h(t.value, t.size * 2).padEnd(10)} ${(dev + rep).padEnd(22)} ${t.failed ? 'FAILED ' : ''}${lat}`);
   }
+  // Clock reads cost more than a round trip, so only a sample of requests carries hop times.
+  if (untimed) lines.push('latency: µs to the device model + its service, for a sample of requests (- not sampled, or posted)');
   return lines.join('\n');
 }
 
