@@ -2,6 +2,7 @@
 // every machine command, the human commands through human-monitor-command, events, several
 // clients at once, and clients that misbehave.
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -410,6 +411,27 @@ describe('misbehaving and concurrent clients', () => {
     k.sendRaw('x'.repeat(2 << 20));
     await closed;
     expect(await c.execute('query-status')).toMatchObject({ singlestep: false });
+  });
+
+  it('answers, in order, everything a script sent before it shut its side (socat piping a file)', async () => {
+    const sock = createConnection(host.socket('mon'));
+    let text = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => (text += d));
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    // A command that needs the device model, then bad JSON, then one more with no newline.
+    sock.end([
+      '{"execute":"qmp_capabilities"}',
+      '{"execute":"human-monitor-command","arguments":{"command-line":"xp /2bx 0xb8002"}}',
+      '{bad json',
+      '{"execute":"query-status","id":7}',
+    ].join('\n'));
+    await closed;
+    const lines = text.trim().split('\r\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => Object.keys(l)[0])).toEqual(['QMP', 'return', 'return', 'error', 'return']);
+    expect(lines[2].return).toMatch(/^00000000000b8002: 0x[0-9a-f]{2} 0x[0-9a-f]{2}$/);
+    expect((lines[3].error as { desc: string }).desc).toMatch(/^JSON parse error/);
+    expect(lines[4]).toMatchObject({ id: 7, return: { running: false } });
   });
 
   it('survives a client that disconnects mid-command and a flood of requests', async () => {

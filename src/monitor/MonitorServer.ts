@@ -50,6 +50,8 @@ class Connection {
   /** Responses are written in request order, even when commands finish out of order. */
   private _order: Promise<void> = Promise.resolve();
   private _closed = false;
+  /** Our side is ended (after the client's): nothing more can be written. */
+  private _ending = false;
   private readonly _onEvent = (e: MonitorEvent): void => this._event(e);
 
   constructor(
@@ -61,6 +63,7 @@ class Connection {
     this.session.deliver = (e) => this._send({ event: e.event, data: e.data, timestamp: timestamp() });
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => this._data(d));
+    socket.on('end', () => this._end());
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
     monitor.on('event', this._onEvent);
@@ -79,8 +82,29 @@ class Connection {
     this.socket.destroy();
   }
 
+  /**
+   * The client has sent all it will (a script piping commands into socat shuts its side down
+   * after the last one): answer every command it sent, as QEMU does, then hang up. (The
+   * server allows half-open sockets; otherwise Node would end ours at once and lose them.)
+   */
+  private _end(): void {
+    const rest = this._buf.trim();
+    this._buf = '';
+    if (rest) this._line(rest);
+    this._order = this._order.then(() => {
+      if (this._closed || this._ending) return;
+      this._ending = true;
+      this.socket.end();
+    });
+  }
+
+  /** An answer that needs no command run: it still goes out after the answers to earlier requests. */
+  private _answer(obj: unknown): void {
+    this._order = this._order.then(() => this._send(obj));
+  }
+
   private _send(obj: unknown): void {
-    if (this._closed) return;
+    if (this._closed || this._ending) return;
     if (this.socket.writableLength > MAX_UNREAD) {
       // A client that does not read its answers cannot hold the host's memory hostage.
       this.close();
@@ -117,43 +141,43 @@ class Connection {
     try {
       req = JSON.parse(line);
     } catch (e) {
-      this._send({ error: { class: 'GenericError', desc: `JSON parse error, ${errorMessage(e)}` } });
+      this._answer({ error: { class: 'GenericError', desc: `JSON parse error, ${errorMessage(e)}` } });
       return;
     }
     if (typeof req !== 'object' || req === null || Array.isArray(req)) {
-      this._send({ error: { class: 'GenericError', desc: 'QMP input must be a JSON object' } });
+      this._answer({ error: { class: 'GenericError', desc: 'QMP input must be a JSON object' } });
       return;
     }
     const r = req as Record<string, unknown>;
     const id = r.id;
     const reply = (body: Record<string, unknown>): Record<string, unknown> => (id !== undefined ? { ...body, id } : body);
     if ('exec-oob' in r) {
-      this._send(reply({ error: { class: 'GenericError', desc: 'out-of-band execution is not supported; use execute' } }));
+      this._answer(reply({ error: { class: 'GenericError', desc: 'out-of-band execution is not supported; use execute' } }));
       return;
     }
     const name = r.execute;
     if (typeof name !== 'string') {
-      this._send(reply({ error: { class: 'GenericError', desc: "QMP input member 'execute' must be a string" } }));
+      this._answer(reply({ error: { class: 'GenericError', desc: "QMP input member 'execute' must be a string" } }));
       return;
     }
     for (const k of Object.keys(r)) {
       if (k !== 'execute' && k !== 'arguments' && k !== 'id') {
-        this._send(reply({ error: { class: 'GenericError', desc: `QMP input member '${k}' is unexpected` } }));
+        this._answer(reply({ error: { class: 'GenericError', desc: `QMP input member '${k}' is unexpected` } }));
         return;
       }
     }
     const args = r.arguments;
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
-      this._send(reply({ error: { class: 'GenericError', desc: "QMP input member 'arguments' must be an object" } }));
+      this._answer(reply({ error: { class: 'GenericError', desc: "QMP input member 'arguments' must be an object" } }));
       return;
     }
     if (!this._negotiated) {
       if (name !== 'qmp_capabilities') {
-        this._send(reply({ error: { class: 'CommandNotFound', desc: "Expecting capabilities negotiation with 'qmp_capabilities'" } }));
+        this._answer(reply({ error: { class: 'CommandNotFound', desc: "Expecting capabilities negotiation with 'qmp_capabilities'" } }));
         return;
       }
     } else if (name === 'qmp_capabilities') {
-      this._send(reply({ error: { class: 'CommandNotFound', desc: 'Capabilities negotiation is already complete, command ignored' } }));
+      this._answer(reply({ error: { class: 'CommandNotFound', desc: 'Capabilities negotiation is already complete, command ignored' } }));
       return;
     }
     this._inFlight++;
@@ -193,7 +217,7 @@ export class MonitorServer {
   }
 
   async listen(e: Endpoint): Promise<Endpoint> {
-    const server = createServer((sock) => {
+    const server = createServer({ allowHalfOpen: true }, (sock) => {
       const c = new Connection(this.monitor, sock, `client${++this._count}`);
       this._conns.add(c);
       sock.on('close', () => this._conns.delete(c));
