@@ -198,7 +198,9 @@ describe('keys', () => {
     await press(':mem esp\r');
     expect(store.state.mem.follow).toBe('esp');
     expect(frame()).toMatch(/Memory @esp/);
-    expect(frame()).toMatch(/00007c00 {2}48 65 6c 6c 6f/);
+    // A 38-column pane: 4 bytes a row, so that the ASCII column fits.
+    expect(frame()).toMatch(/00007c00 {2}48 65 6c 6c Hell/);
+    expect(frame()).toMatch(/00007c04 {2}6f 00 00 00 o\.\.\./);
     await press(':filter device com1 out\r');
     expect(store.state.trapFilter).toEqual({ device: 'com1', dir: 'write' });
     expect(link.called('trap-log').pop()!.args).toMatchObject({ device: 'com1', dir: 'write' });

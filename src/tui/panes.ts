@@ -169,8 +169,9 @@ export function memoryPane(s: TuiState, w: number, h: number): Line[] {
   const m = s.mem;
   const head: Line = [{ text: `${hx(m.addr, 8)}${m.follow ? ` = ${m.follow} (follows)` : ''}`, dim: true }];
   if (m.error) return pad([head, [{ text: m.error, fg: 'red' }]], w, h);
-  // 16 bytes a row when there is room (8+2+48+1+16 = 75), else 8.
-  const per = w >= 75 ? 16 : 8;
+  // A row of n bytes takes 8+2+3n+n columns: 16 bytes when there is room (74), else 8 (42),
+  // else 4 (26), so that the ASCII column is never cut off (a third of 120 columns is 38).
+  const per = w >= 74 ? 16 : w >= 42 ? 8 : 4;
   const out: Line[] = [head];
   for (let off = 0; off + per <= m.data.length && out.length < h; off += per) {
     const bytes = [...m.data.slice(off, off + per)];
