@@ -11,6 +11,14 @@ function setup(props: Record<string, string | number | boolean> = {}) {
   return { ctx, vga, bus };
 }
 
+/** Planar graphics at A0000h (64 KiB): all planes written, write mode 0, read mode 0. */
+function planar(bus: TestBus): void {
+  bus.outw(0x3c4, 0x0f02); // all planes
+  bus.outw(0x3c4, 0x0604); // planar
+  bus.outw(0x3ce, 0x0506); // graphics, A0000h 64K
+  bus.outw(0x3ce, 0x0005); // write mode 0, read mode 0
+}
+
 function print(bus: TestBus, row: number, col: number, s: string, attr = 0x1f): void {
   for (let i = 0; i < s.length; i++) bus.writew(0xb8000 + (row * 80 + col + i) * 2, s.charCodeAt(i) | (attr << 8));
 }
@@ -159,10 +167,7 @@ describe('vga', () => {
 
   it('implements the graphics controller write modes, bit mask and latches in planar mode', () => {
     const { bus, vga } = setup();
-    bus.outw(0x3c4, 0x0f02); // all planes
-    bus.outw(0x3c4, 0x0604); // planar
-    bus.outw(0x3ce, 0x0506); // graphics, A0000h 64K
-    bus.outw(0x3ce, 0x0005); // write mode 0, read mode 0
+    planar(bus);
     bus.writeb(0xa0000, 0xaa);
     for (let p = 0; p < 4; p++) {
       bus.outw(0x3ce, (p << 8) | 0x04);
@@ -208,10 +213,7 @@ describe('vga', () => {
     expect(vram.peek!(0x18000, 4)).toBe(bus.readl(0xb8000));
     expect(vram.peek!(0x18000, 4)).toBe(0x1e691e48);
     // Planar: A0000h holds 11h in every plane, A0001h 22h; a read of A0000h loads the latches.
-    bus.outw(0x3c4, 0x0f02);
-    bus.outw(0x3c4, 0x0604);
-    bus.outw(0x3ce, 0x0506);
-    bus.outw(0x3ce, 0x0005);
+    planar(bus);
     bus.writeb(0xa0000, 0x11);
     bus.writeb(0xa0001, 0x22);
     bus.readb(0xa0000);
